@@ -1,0 +1,632 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The buddy allocator of one arena (one node and zone) over host blocks.
+//!
+//! A block is `BLOCK_PAGES` contiguous, naturally aligned pages taken from the
+//! host. Its metadata ([`BlockMeta`]) is two flat bitmaps with one bit per
+//! chunk of every order (`free`: the chunk is on a free list; `head`: the chunk
+//! is handed out as one allocation) and the links of per-order block lists:
+//! about 0.6 bytes per managed page, against the host's 64-byte `struct page`.
+//!
+//! The arena keeps, per order, a doubly linked list of the blocks that hold at
+//! least one free chunk of that order, so allocation is O(MAX_ORDER) list
+//! lookups plus a bounded bitmap scan inside one block, and free is
+//! O(MAX_ORDER) merges: no operation walks all of memory.
+
+use core::ops::DerefMut;
+
+use super::order::{
+    buddy_index, chunk_index, chunks_per_block, is_aligned, order_bit_base, parent_index, pages,
+    BLOCK_PAGES, MAX_ORDER, NR_ORDERS, ORDER_BITS,
+};
+
+const WORDS: usize = ORDER_BITS.div_ceil(64);
+const NIL: u32 = u32::MAX;
+
+/// Bookkeeping of one host block.
+pub struct BlockMeta {
+    base_pfn: u64,
+    /// Bit `order_bit_base(o) + i`: chunk `i` of order `o` is free (on a list).
+    free: [u64; WORDS],
+    /// Bit `order_bit_base(o) + i`: chunk `i` of order `o` is one live allocation.
+    head: [u64; WORDS],
+    free_chunks: [u16; NR_ORDERS],
+    free_pages: u32,
+    next: [u32; NR_ORDERS],
+    prev: [u32; NR_ORDERS],
+}
+
+impl BlockMeta {
+    /// Metadata of a block starting at `base_pfn` (aligned to `BLOCK_PAGES`),
+    /// wholly free: one free chunk of `MAX_ORDER`.
+    pub const fn new(base_pfn: u64) -> Self {
+        let mut meta = BlockMeta {
+            base_pfn,
+            free: [0; WORDS],
+            head: [0; WORDS],
+            free_chunks: [0; NR_ORDERS],
+            free_pages: BLOCK_PAGES as u32,
+            next: [NIL; NR_ORDERS],
+            prev: [NIL; NR_ORDERS],
+        };
+        let bit = order_bit_base(MAX_ORDER);
+        meta.free[bit / 64] |= 1 << (bit % 64);
+        meta.free_chunks[MAX_ORDER as usize] = 1;
+        meta
+    }
+
+    /// First page frame number of the block.
+    pub fn base_pfn(&self) -> u64 {
+        self.base_pfn
+    }
+
+    /// Free pages in the block.
+    pub fn free_pages(&self) -> usize {
+        self.free_pages as usize
+    }
+
+    /// Whether no page of the block is allocated.
+    pub fn is_whole(&self) -> bool {
+        self.free_pages as usize == BLOCK_PAGES
+    }
+
+    fn test(bits: &[u64; WORDS], order: u32, index: usize) -> bool {
+        let bit = order_bit_base(order) + index;
+        bits[bit / 64] & (1 << (bit % 64)) != 0
+    }
+
+    fn set(bits: &mut [u64; WORDS], order: u32, index: usize, value: bool) {
+        let bit = order_bit_base(order) + index;
+        if value {
+            bits[bit / 64] |= 1 << (bit % 64);
+        } else {
+            bits[bit / 64] &= !(1 << (bit % 64));
+        }
+    }
+
+    fn set_free(&mut self, order: u32, index: usize, value: bool) {
+        Self::set(&mut self.free, order, index, value);
+        if value {
+            self.free_chunks[order as usize] += 1;
+            self.free_pages += pages(order) as u32;
+        } else {
+            self.free_chunks[order as usize] -= 1;
+            self.free_pages -= pages(order) as u32;
+        }
+    }
+
+    /// Index of the first free chunk of `order`; scans at most
+    /// `BLOCK_PAGES / 64` words (order 0), fewer for higher orders.
+    fn first_free(&self, order: u32) -> Option<usize> {
+        let start = order_bit_base(order);
+        let end = start + chunks_per_block(order);
+        let mut word = start / 64;
+        while word * 64 < end {
+            let mut bits = self.free[word];
+            let lo = word * 64;
+            if lo < start {
+                bits &= !0u64 << (start - lo);
+            }
+            if lo + 64 > end {
+                bits &= !0u64 >> (lo + 64 - end);
+            }
+            if bits != 0 {
+                return Some(lo + bits.trailing_zeros() as usize - start);
+            }
+            word += 1;
+        }
+        None
+    }
+}
+
+/// Why a free was refused. State is unchanged in every case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FreeError {
+    /// The page is not in a block of this arena's slot.
+    NotOwned,
+    /// The page is not the start of a chunk of the given order.
+    Misaligned,
+    /// No live allocation of that order starts there: a double free or a
+    /// free with the wrong order.
+    NotAllocated,
+}
+
+/// Counters kept by the buddy allocator itself.
+#[derive(Default, Clone, Copy)]
+pub struct BuddyStats {
+    /// Successful allocations per order.
+    pub allocs: [u64; NR_ORDERS],
+    /// Frees per order.
+    pub frees: [u64; NR_ORDERS],
+    /// Allocations refused for lack of a free chunk.
+    pub failures: u64,
+    /// Frees refused (see [`FreeError`]).
+    pub bad_frees: u64,
+}
+
+/// One arena's buddy allocator. `S` is the slot table (a kernel `KVec` in the
+/// module, a `Vec` in tests); `B` owns one block's metadata (and, in the
+/// module, the host pages, returned when `B` is dropped).
+pub struct BuddyArena<S, B> {
+    slots: S,
+    heads: [u32; NR_ORDERS],
+    nr_free: [usize; NR_ORDERS],
+    blocks: usize,
+    free_pages: usize,
+    /// Counters of allocations and frees.
+    pub stats: BuddyStats,
+    _block: core::marker::PhantomData<B>,
+}
+
+impl<S, B> BuddyArena<S, B>
+where
+    S: DerefMut<Target = [Option<B>]>,
+    B: DerefMut<Target = BlockMeta>,
+{
+    /// An arena with no blocks; `slots` (all `None`) bounds how many it can hold.
+    pub fn new(slots: S) -> Self {
+        BuddyArena {
+            slots,
+            heads: [NIL; NR_ORDERS],
+            nr_free: [0; NR_ORDERS],
+            blocks: 0,
+            free_pages: 0,
+            stats: BuddyStats::default(),
+            _block: core::marker::PhantomData,
+        }
+    }
+
+    /// Blocks held.
+    pub fn blocks(&self) -> usize {
+        self.blocks
+    }
+
+    /// Capacity of the slot table.
+    pub fn capacity(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Free pages over all blocks.
+    pub fn free_pages(&self) -> usize {
+        self.free_pages
+    }
+
+    /// Free chunks of `order` (one column of buddyinfo).
+    pub fn nr_free(&self, order: u32) -> usize {
+        self.nr_free[order as usize]
+    }
+
+    /// Whether the arena can satisfy an `order` allocation without growing.
+    pub fn can_alloc(&self, order: u32) -> bool {
+        (order..=MAX_ORDER).any(|o| self.heads[o as usize] != NIL)
+    }
+
+    /// The block in `slot`, if any.
+    pub fn block(&self, slot: usize) -> Option<&BlockMeta> {
+        self.slots.get(slot)?.as_deref()
+    }
+
+    /// An empty slot to put a new block in.
+    pub fn vacant_slot(&self) -> Option<usize> {
+        self.slots.iter().position(|s| s.is_none())
+    }
+
+    fn meta(&mut self, slot: u32) -> &mut BlockMeta {
+        // Invariant: list links and callers only name occupied slots.
+        match self.slots[slot as usize].as_deref_mut() {
+            Some(meta) => meta,
+            None => unreachable!("rkmem buddy: empty slot {} on a list", slot),
+        }
+    }
+
+    fn list_push(&mut self, order: u32, slot: u32) {
+        let o = order as usize;
+        let old = self.heads[o];
+        {
+            let m = self.meta(slot);
+            m.prev[o] = NIL;
+            m.next[o] = old;
+        }
+        if old != NIL {
+            self.meta(old).prev[o] = slot;
+        }
+        self.heads[o] = slot;
+    }
+
+    fn list_remove(&mut self, order: u32, slot: u32) {
+        let o = order as usize;
+        let (prev, next) = {
+            let m = self.meta(slot);
+            let links = (m.prev[o], m.next[o]);
+            m.prev[o] = NIL;
+            m.next[o] = NIL;
+            links
+        };
+        if prev != NIL {
+            self.meta(prev).next[o] = next;
+        } else {
+            self.heads[o] = next;
+        }
+        if next != NIL {
+            self.meta(next).prev[o] = prev;
+        }
+    }
+
+    /// Marks chunk (`order`, `index`) of `slot` free, keeping lists and counts.
+    fn put_free(&mut self, slot: u32, order: u32, index: usize) {
+        let m = self.meta(slot);
+        m.set_free(order, index, true);
+        let first = m.free_chunks[order as usize] == 1;
+        if first {
+            self.list_push(order, slot);
+        }
+        self.nr_free[order as usize] += 1;
+        self.free_pages += pages(order);
+    }
+
+    /// Takes chunk (`order`, `index`) of `slot` off the free bitmap.
+    fn take_free(&mut self, slot: u32, order: u32, index: usize) {
+        let m = self.meta(slot);
+        m.set_free(order, index, false);
+        let last = m.free_chunks[order as usize] == 0;
+        if last {
+            self.list_remove(order, slot);
+        }
+        self.nr_free[order as usize] -= 1;
+        self.free_pages -= pages(order);
+    }
+
+    /// Adds a wholly free block in the vacant `slot`. Returns the block back
+    /// if the slot is taken or out of range.
+    pub fn add_block(&mut self, slot: usize, block: B) -> Result<(), B> {
+        match self.slots.get(slot) {
+            Some(None) => {}
+            _ => return Err(block),
+        }
+        let whole = block.is_whole();
+        if !whole {
+            return Err(block);
+        }
+        self.slots[slot] = Some(block);
+        let slot = slot as u32;
+        let m = self.meta(slot);
+        m.next = [NIL; NR_ORDERS];
+        m.prev = [NIL; NR_ORDERS];
+        self.list_push(MAX_ORDER, slot);
+        self.nr_free[MAX_ORDER as usize] += 1;
+        self.free_pages += BLOCK_PAGES;
+        self.blocks += 1;
+        Ok(())
+    }
+
+    /// Allocates a chunk of `order`: returns its first pfn and its slot.
+    pub fn alloc(&mut self, order: u32) -> Option<(u64, usize)> {
+        let Some(found) = (order..=MAX_ORDER).find(|&o| self.heads[o as usize] != NIL) else {
+            self.stats.failures += 1;
+            return None;
+        };
+        let slot = self.heads[found as usize];
+        let Some(mut index) = self.meta(slot).first_free(found) else {
+            unreachable!("rkmem buddy: block {} listed at order {} has none", slot, found)
+        };
+        self.take_free(slot, found, index);
+        // Split down: keep the lower half, free the upper half at each order.
+        let mut current = found;
+        while current > order {
+            current -= 1;
+            index *= 2;
+            self.put_free(slot, current, buddy_index(index));
+        }
+        let m = self.meta(slot);
+        BlockMeta::set(&mut m.head, order, index, true);
+        let pfn = m.base_pfn + (index << order) as u64;
+        self.stats.allocs[order as usize] += 1;
+        Some((pfn, slot as usize))
+    }
+
+    /// Frees the `order` chunk at `pfn` in `slot`, merging with free buddies.
+    pub fn free(&mut self, slot: usize, pfn: u64, order: u32) -> Result<(), FreeError> {
+        let result = self.try_free(slot, pfn, order);
+        match result {
+            Ok(()) => self.stats.frees[order as usize] += 1,
+            Err(_) => self.stats.bad_frees += 1,
+        }
+        result
+    }
+
+    fn try_free(&mut self, slot: usize, pfn: u64, order: u32) -> Result<(), FreeError> {
+        if order > MAX_ORDER {
+            return Err(FreeError::Misaligned);
+        }
+        let Some(m) = self.slots.get_mut(slot).and_then(|s| s.as_deref_mut()) else {
+            return Err(FreeError::NotOwned);
+        };
+        if pfn < m.base_pfn || pfn - m.base_pfn >= BLOCK_PAGES as u64 {
+            return Err(FreeError::NotOwned);
+        }
+        let page = (pfn - m.base_pfn) as usize;
+        if !is_aligned(page, order) {
+            return Err(FreeError::Misaligned);
+        }
+        let mut index = chunk_index(page, order);
+        if !BlockMeta::test(&m.head, order, index) {
+            return Err(FreeError::NotAllocated);
+        }
+        BlockMeta::set(&mut m.head, order, index, false);
+        let slot = slot as u32;
+        let mut current = order;
+        while current < MAX_ORDER {
+            let buddy = buddy_index(index);
+            if !BlockMeta::test(&self.meta(slot).free, current, buddy) {
+                break;
+            }
+            self.take_free(slot, current, buddy);
+            index = parent_index(index);
+            current += 1;
+        }
+        self.put_free(slot, current, index);
+        Ok(())
+    }
+
+    /// Takes out one wholly free block (to give back to the host). Its
+    /// metadata still describes it as whole, so it can be added again.
+    pub fn pop_whole_block(&mut self) -> Option<B> {
+        let slot = self.heads[MAX_ORDER as usize];
+        if slot == NIL {
+            return None;
+        }
+        self.detach(slot as usize)
+    }
+
+    /// Takes out whatever block is in `slot`, wholly free or not: only for
+    /// teardown of a module whose clients leaked memory, where the caller
+    /// decides what to do with pages still allocated. The block's metadata
+    /// keeps its free and allocated bits.
+    pub fn take_any_block(&mut self, slot: usize) -> Option<B> {
+        self.slots.get(slot)?.as_ref()?;
+        self.detach(slot)
+    }
+
+    /// Unlinks an occupied `slot` from the arena's lists and totals.
+    fn detach(&mut self, slot: usize) -> Option<B> {
+        for order in 0..=MAX_ORDER {
+            let chunks = self.meta(slot as u32).free_chunks[order as usize] as usize;
+            if chunks > 0 {
+                self.list_remove(order, slot as u32);
+                self.nr_free[order as usize] -= chunks;
+            }
+        }
+        self.free_pages -= self.meta(slot as u32).free_pages();
+        self.blocks -= 1;
+        self.slots[slot].take()
+    }
+
+    /// Checks every internal invariant against a recount (tests and the
+    /// debugfs `verify` command). Returns a description of the first break.
+    pub fn verify(&self) -> Result<(), &'static str> {
+        let mut nr_free = [0usize; NR_ORDERS];
+        let mut free_pages = 0;
+        let mut blocks = 0;
+        for (slot, entry) in self.slots.iter().enumerate() {
+            let Some(m) = entry.as_deref() else { continue };
+            blocks += 1;
+            let mut block_free = 0;
+            for order in 0..=MAX_ORDER {
+                let mut count = 0;
+                for index in 0..chunks_per_block(order) {
+                    if BlockMeta::test(&m.free, order, index) {
+                        count += 1;
+                        if BlockMeta::test(&m.head, order, index) {
+                            return Err("chunk both free and allocated");
+                        }
+                        if order < MAX_ORDER && BlockMeta::test(&m.free, order, buddy_index(index)) {
+                            return Err("two free buddies not merged");
+                        }
+                    }
+                }
+                if count != m.free_chunks[order as usize] as usize {
+                    return Err("per-block free chunk count wrong");
+                }
+                let listed = self.listed(order, slot as u32);
+                if listed != (count > 0) {
+                    return Err("block list membership wrong");
+                }
+                nr_free[order as usize] += count;
+                block_free += count * pages(order);
+            }
+            if block_free != m.free_pages as usize {
+                return Err("per-block free page count wrong");
+            }
+            free_pages += block_free;
+        }
+        if nr_free != self.nr_free || free_pages != self.free_pages || blocks != self.blocks {
+            return Err("arena totals wrong");
+        }
+        Ok(())
+    }
+
+    fn listed(&self, order: u32, slot: u32) -> bool {
+        let mut at = self.heads[order as usize];
+        let mut steps = 0;
+        while at != NIL && steps <= self.slots.len() {
+            if at == slot {
+                return true;
+            }
+            at = match self.slots[at as usize].as_deref() {
+                Some(m) => m.next[order as usize],
+                None => return false,
+            };
+            steps += 1;
+        }
+        false
+    }
+}
+
+/// Bytes of buddy metadata per block, for the overhead report.
+pub const BLOCK_META_BYTES: usize = core::mem::size_of::<BlockMeta>();
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::boxed::Box;
+    use std::collections::BTreeMap;
+    use std::vec;
+    use std::vec::Vec;
+
+    type Arena = BuddyArena<Vec<Option<Box<BlockMeta>>>, Box<BlockMeta>>;
+
+    fn arena(blocks: usize) -> Arena {
+        let mut a = Arena::new((0..blocks).map(|_| None).collect());
+        for b in 0..blocks {
+            let base = (b as u64 + 3) * BLOCK_PAGES as u64;
+            assert!(a.add_block(b, Box::new(BlockMeta::new(base))).is_ok());
+        }
+        a
+    }
+
+    #[test]
+    fn metadata_is_small() {
+        // Far below the host's 64 bytes of struct page per 4 KiB page.
+        assert!(BLOCK_META_BYTES * 100 / BLOCK_PAGES < 100, "{} B", BLOCK_META_BYTES);
+    }
+
+    #[test]
+    fn split_then_merge_restores_whole_block() {
+        let mut a = arena(1);
+        let (pfn, slot) = a.alloc(0).unwrap();
+        assert_eq!(pfn, 3 * BLOCK_PAGES as u64);
+        for order in 0..MAX_ORDER {
+            assert_eq!(a.nr_free(order), 1, "one free buddy per order after split");
+        }
+        assert_eq!(a.nr_free(MAX_ORDER), 0);
+        a.verify().unwrap();
+        a.free(slot, pfn, 0).unwrap();
+        assert_eq!(a.nr_free(MAX_ORDER), 1);
+        assert_eq!(a.free_pages(), BLOCK_PAGES);
+        a.verify().unwrap();
+    }
+
+    #[test]
+    fn bad_frees_are_refused_without_change() {
+        let mut a = arena(2);
+        let (pfn, slot) = a.alloc(3).unwrap();
+        let before = (a.free_pages(), a.nr_free(3));
+        assert_eq!(a.free(slot, pfn, 2), Err(FreeError::NotAllocated), "wrong order");
+        assert_eq!(a.free(slot, pfn + 1, 0), Err(FreeError::NotAllocated), "inside allocation");
+        assert_eq!(a.free(slot, pfn + 4, 3), Err(FreeError::Misaligned));
+        assert_eq!(a.free(slot, pfn + 5000, 0), Err(FreeError::NotOwned));
+        assert_eq!(a.free(7, pfn, 3), Err(FreeError::NotOwned));
+        assert_eq!((a.free_pages(), a.nr_free(3)), before);
+        a.free(slot, pfn, 3).unwrap();
+        assert_eq!(a.free(slot, pfn, 3), Err(FreeError::NotAllocated), "double free");
+        assert_eq!(a.stats.bad_frees, 6);
+        a.verify().unwrap();
+    }
+
+    #[test]
+    fn exhaustion_and_pop_whole_block() {
+        let mut a = arena(2);
+        let x = a.alloc(MAX_ORDER).unwrap();
+        let y = a.alloc(MAX_ORDER).unwrap();
+        assert!(a.alloc(0).is_none());
+        assert_eq!(a.stats.failures, 1);
+        assert!(a.pop_whole_block().is_none());
+        a.free(y.1, y.0, MAX_ORDER).unwrap();
+        let popped = a.pop_whole_block().unwrap();
+        assert_eq!(popped.base_pfn(), y.0);
+        assert_eq!(a.blocks(), 1);
+        let vacant = a.vacant_slot().unwrap();
+        assert!(a.add_block(vacant, popped).is_ok());
+        a.free(x.1, x.0, MAX_ORDER).unwrap();
+        a.verify().unwrap();
+        assert_eq!(a.nr_free(MAX_ORDER), 2);
+    }
+
+    /// A tiny deterministic PRNG so the property test needs no crates.
+    struct XorShift(u64);
+    impl XorShift {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+    }
+
+    /// Random alloc/free sequences against a model: live allocations never
+    /// overlap, every refused free leaves state unchanged, accounting always
+    /// adds up, and freeing everything gives back whole blocks.
+    #[test]
+    fn property_random_sequences_match_model() {
+        for seed in 1..=40u64 {
+            let mut rng = XorShift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let blocks = 1 + (rng.next() % 4) as usize;
+            let mut a = arena(blocks);
+            let mut live: BTreeMap<u64, (u32, usize)> = BTreeMap::new();
+            for step in 0..3000 {
+                let r = rng.next();
+                if r % 3 != 0 || live.is_empty() {
+                    let order = (rng.next() % (MAX_ORDER as u64 + 1)) as u32;
+                    let order = if r % 5 == 0 { order } else { order % 4 };
+                    let used: usize = live.values().map(|(o, _)| pages(*o)).sum();
+                    match a.alloc(order) {
+                        Some((pfn, slot)) => {
+                            assert!(is_aligned(pfn as usize, order));
+                            let end = pfn + pages(order) as u64;
+                            if let Some((&p, &(o, _))) = live.range(..end).next_back() {
+                                assert!(p + pages(o) as u64 <= pfn, "overlap at step {step}");
+                            }
+                            live.insert(pfn, (order, slot));
+                        }
+                        None => {
+                            // Refusal is only allowed when no chunk that big is free.
+                            assert!(!a.can_alloc(order));
+                            assert!(used + pages(order) > blocks * BLOCK_PAGES || order > 0);
+                        }
+                    }
+                } else {
+                    let k = (rng.next() as usize) % live.len();
+                    let (&pfn, &(order, slot)) = live.iter().nth(k).unwrap();
+                    if r % 7 == 0 {
+                        let before = (a.free_pages(), a.nr_free(order));
+                        assert!(a.free(slot, pfn, order + 1).is_err() || order == MAX_ORDER);
+                        assert_eq!((a.free_pages(), a.nr_free(order)), before);
+                    }
+                    a.free(slot, pfn, order).unwrap();
+                    live.remove(&pfn);
+                    assert_eq!(a.free(slot, pfn, order), Err(FreeError::NotAllocated));
+                }
+                let used: usize = live.values().map(|(o, _)| pages(*o)).sum();
+                assert_eq!(a.free_pages() + used, blocks * BLOCK_PAGES);
+                if step % 500 == 0 {
+                    a.verify().unwrap();
+                }
+            }
+            for (pfn, (order, slot)) in std::mem::take(&mut live) {
+                a.free(slot, pfn, order).unwrap();
+            }
+            a.verify().unwrap();
+            assert_eq!(a.nr_free(MAX_ORDER), blocks, "seed {seed}");
+            for order in 0..MAX_ORDER {
+                assert_eq!(a.nr_free(order), 0);
+            }
+            let mut popped = vec![];
+            while let Some(b) = a.pop_whole_block() {
+                popped.push(b);
+            }
+            assert_eq!(popped.len(), blocks);
+            assert_eq!(a.blocks(), 0);
+        }
+    }
+
+    #[test]
+    fn take_any_block_detaches_partly_used_block() {
+        let mut a = arena(1);
+        let (_pfn, slot) = a.alloc(2).unwrap();
+        let b = a.take_any_block(slot).unwrap();
+        assert_eq!(b.free_pages(), BLOCK_PAGES - 4);
+        assert_eq!(a.free_pages(), 0);
+        assert_eq!(a.blocks(), 0);
+        a.verify().unwrap();
+    }
+}

@@ -1,0 +1,12 @@
+// SPDX-License-Identifier: GPL-2.0
+//! rkmem's pure allocator logic: no kernel calls, no `unsafe`, no allocation.
+//!
+//! The same files build inside the module (`rust/rkmem.rs` includes this
+//! directory) and in the userspace test crate `tools/rkmem-logic/`, where
+//! `cargo test` exercises them with unit and property tests.
+
+pub mod blockmap;
+pub mod buddy;
+pub mod cmd;
+pub mod order;
+pub mod zonelist;
