@@ -75,7 +75,9 @@ cache_key() { # cache_key FLAVOUR
     } | sha256sum | cut -c1-16
 }
 
-kdir() { echo "$CACHE/kernel/$1-$(cache_key "$1")"; }
+kdir() { # an explicit KDIR (another kernel tree) wins over the cache
+    if [ -n "${KDIR:-}" ]; then echo "$KDIR"; else echo "$CACHE/kernel/$1-$(cache_key "$1")"; fi
+}
 
 # Every CONFIG_X=v and "# CONFIG_X is not set" line of the fragments must hold.
 verify_config() { # verify_config TREE FLAVOUR
@@ -130,7 +132,11 @@ debug | perf)
     ensure_packages
     ensure_bindgen
     ensure_virtme_ng
-    build_kernel "$1"
+    if [ -n "${KDIR:-}" ]; then
+        log "using KDIR=$KDIR (not building a kernel)"
+    else
+        build_kernel "$1"
+    fi
     ;;
 *) echo "usage: $0 [debug|perf] | kdir [FLAVOUR] | env" >&2; exit 2 ;;
 esac

@@ -1,0 +1,51 @@
+# rkmem: `make run` boots the test VM with rkmem loaded; `make check` tests.
+#
+#   make            build rkmem.ko (installing the toolchain and building the
+#                   cached kernel first if needed)
+#   make setup      only the toolchain and the kernel (FLAVOUR=debug|perf)
+#   make run        boot the VM with rkmem loaded: a shell on a terminal,
+#                   else show rkmem's debugfs and exit
+#   make check      userspace unit tests + kselftests in the VM
+#   make unit       userspace unit tests only
+#   make vm CMD='…' run CMD in the VM with rkmem loaded
+#   make clean
+#
+# KDIR=/path/to/built/kernel uses another tree instead of the cached one.
+
+FLAVOUR ?= debug
+SETUP := $(CURDIR)/tools/setup.sh
+export RKMEM_CACHE ?= $(HOME)/.cache/rkmem
+
+# Resolved after `setup` has run (the key needs the installed toolchain).
+kdir = $(or $(KDIR),$$($(SETUP) kdir $(FLAVOUR)))
+kmake = eval "$$($(SETUP) env)"; $(MAKE) -C "$(kdir)" M=$(CURDIR) LLVM=$$LLVM RUSTC=$$RUSTC BINDGEN=$$BINDGEN
+
+.PHONY: all module setup run check unit vm clean
+
+all: module
+
+setup:
+	@$(if $(KDIR),KDIR=$(KDIR)) $(SETUP) $(FLAVOUR)
+
+module: setup
+	@$(kmake) modules
+
+run: module
+	@if [ -t 0 ] && [ -t 1 ]; then \
+		KDIR="$(kdir)" qemu/run --shell; \
+	else \
+		KDIR="$(kdir)" qemu/run -- qemu/show-rkmem; \
+	fi
+
+unit:
+	cd tools/rkmem-logic && cargo test
+
+check: module
+	@KDIR="$(kdir)" tools/check
+
+vm: module
+	@KDIR="$(kdir)" qemu/run -- sh -c '$(CMD)'
+
+clean:
+	@if [ -d "$(kdir)" ]; then $(kmake) clean; fi
+	rm -rf tools/rkmem-logic/target

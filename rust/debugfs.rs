@@ -1,0 +1,338 @@
+// SPDX-License-Identifier: GPL-2.0
+//! `/sys/kernel/debug/rkmem/`: reports in the host's formats and knobs.
+//!
+//! Every knob parses its whole input first (rust/logic/cmd.rs) and checks
+//! ranges against the current state before it changes anything, so a
+//! refused write (-EINVAL, -ERANGE) leaves rkmem as it was.
+
+use core::fmt::Write;
+
+use kernel::c_str;
+use kernel::prelude::*;
+
+use crate::host::{self, DebugfsDir};
+use crate::logic::cmd::{self, ArenaRef, CmdError, TestCmd};
+use crate::logic::order::{pages, NR_ORDERS};
+use crate::logic::zonelist::{Placement, ZoneType, MAX_NODES, NR_ZONES};
+use crate::{BenchResult, Rkmem};
+
+#[derive(Clone, Copy)]
+enum File {
+    Topology,
+    Buddyinfo,
+    Zoneinfo,
+    Limit,
+    Prefill,
+    Shrink,
+    Test,
+}
+
+const FILES: [(File, &CStr, u16); 7] = [
+    (File::Topology, c_str!("topology"), 0o400),
+    (File::Buddyinfo, c_str!("buddyinfo"), 0o400),
+    (File::Zoneinfo, c_str!("zoneinfo"), 0o400),
+    (File::Limit, c_str!("limit"), 0o600),
+    (File::Prefill, c_str!("prefill"), 0o200),
+    (File::Shrink, c_str!("shrink"), 0o200),
+    (File::Test, c_str!("test"), 0o600),
+];
+
+/// Creates every file in `dir`.
+pub fn create_files(dir: &DebugfsDir) {
+    for (id, (_, name, mode)) in FILES.iter().enumerate() {
+        dir.file(name, *mode, id);
+    }
+}
+
+fn fmt_err(_: core::fmt::Error) -> Error {
+    ENOMEM
+}
+
+fn cmd_err(e: CmdError) -> Error {
+    match e {
+        CmdError::Invalid => EINVAL,
+        CmdError::Range => ERANGE,
+    }
+}
+
+impl Rkmem {
+    /// A read of debugfs file `id`.
+    pub fn show(&self, id: usize, out: &mut impl Write) -> Result {
+        let (file, _, _) = FILES.get(id).ok_or(EINVAL)?;
+        match file {
+            File::Topology => self.show_topology(out),
+            File::Buddyinfo => self.show_buddyinfo(out),
+            File::Zoneinfo => self.show_zoneinfo(out),
+            File::Limit => self.show_limits(out),
+            File::Test => self.show_test(out),
+            File::Prefill | File::Shrink => Ok(()),
+        }
+        .map_err(fmt_err)
+    }
+
+    /// A write to debugfs file `id`.
+    pub fn write(&self, id: usize, text: &str) -> Result {
+        let (file, _, _) = FILES.get(id).ok_or(EINVAL)?;
+        match file {
+            File::Limit => self.write_limit(text),
+            File::Prefill => self.write_prefill(text),
+            File::Shrink => self.write_shrink(text),
+            File::Test => self.write_test(text),
+            _ => Err(EPERM),
+        }
+    }
+
+    /// One line per (node, zone): the host's numbers, live, plus the CPUs.
+    fn show_topology(&self, out: &mut impl Write) -> core::fmt::Result {
+        for arena in self.arenas.iter() {
+            let info = host::zone_info(arena.node, arena.zone).unwrap_or(arena.info);
+            write!(
+                out,
+                "node={} zone={} start_pfn={} spanned={} present={} managed={} cpus=",
+                arena.node, arena.zone.name(), info.start_pfn, info.spanned_pages, info.present_pages, info.managed_pages
+            )?;
+            host::write_node_cpulist(arena.node, out)?;
+            writeln!(out)?;
+        }
+        Ok(())
+    }
+
+    /// Exactly the layout of the host's /proc/buddyinfo.
+    fn show_buddyinfo(&self, out: &mut impl Write) -> core::fmt::Result {
+        for arena in self.arenas.iter() {
+            let snap = arena.snapshot();
+            write!(out, "Node {}, zone {:>8} ", arena.node, arena.zone.name())?;
+            for n in snap.nr_free {
+                write!(out, "{:>6} ", n)?;
+            }
+            writeln!(out)?;
+        }
+        Ok(())
+    }
+
+    fn show_zoneinfo(&self, out: &mut impl Write) -> core::fmt::Result {
+        writeln!(out, "unowned_frees {}", self.unowned_frees.load(core::sync::atomic::Ordering::Relaxed))?;
+        for arena in self.arenas.iter() {
+            let s = arena.snapshot();
+            writeln!(out, "Node {}, zone {:>8}", arena.node, arena.zone.name())?;
+            let rows: [(&str, u64); 13] = [
+                ("blocks", s.blocks as u64),
+                ("limit", s.limit as u64),
+                ("max_blocks", arena.max_blocks as u64),
+                ("free_pages", s.free_pages as u64),
+                ("grows", s.stats.grows),
+                ("shrinks", s.stats.shrinks),
+                ("zone_mismatches", s.stats.mismatches),
+                ("grow_failures", s.stats.grow_failures),
+                ("grow_capped", s.stats.capped),
+                ("alloc_failures", s.buddy.failures),
+                ("bad_frees", s.buddy.bad_frees),
+                ("fallback_in", arena.fallback_in.load(core::sync::atomic::Ordering::Relaxed)),
+                ("meta_bytes", (s.blocks * crate::logic::buddy::BLOCK_META_BYTES) as u64),
+            ];
+            for (name, value) in rows {
+                writeln!(out, "  {:<16} {}", name, value)?;
+            }
+            for (name, per_order) in [("allocs", s.buddy.allocs), ("frees", s.buddy.frees)] {
+                write!(out, "  {:<16}", name)?;
+                for n in per_order {
+                    write!(out, " {}", n)?;
+                }
+                writeln!(out)?;
+            }
+            for to in self.arenas.iter() {
+                let n = arena.fallback_to[to.id].load(core::sync::atomic::Ordering::Relaxed);
+                if n > 0 {
+                    writeln!(out, "  fallback_to      node={} zone={} {}", to.node, to.zone.name(), n)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn show_limits(&self, out: &mut impl Write) -> core::fmt::Result {
+        for arena in self.arenas.iter() {
+            let s = arena.snapshot();
+            writeln!(out, "node={} zone={} blocks={} held={} max={}", arena.node, arena.zone.name(), s.limit, s.blocks, arena.max_blocks)?;
+        }
+        Ok(())
+    }
+
+    fn show_test(&self, out: &mut impl Write) -> core::fmt::Result {
+        let test = self.test.lock();
+        let held_pages: usize = test.held.iter().map(|&(_, o)| pages(o)).sum();
+        writeln!(out, "held {} pages {}", test.held.len(), held_pages)?;
+        // Where the host says the held pages really are.
+        let mut landed = [[0usize; NR_ZONES]; MAX_NODES];
+        let mut elsewhere = 0;
+        for &(pfn, _) in test.held.iter() {
+            match host::page_location(pfn) {
+                (node, Some(zone)) if node < MAX_NODES => landed[node][zone as usize] += 1,
+                _ => elsewhere += 1,
+            }
+        }
+        for (node, zones) in landed.iter().enumerate() {
+            for (zone, &count) in zones.iter().enumerate() {
+                if count > 0 {
+                    let name = ZoneType::from_index(zone).map_or("?", |z| z.name());
+                    writeln!(out, "landed node={} zone={} count={}", node, name, count)?;
+                }
+            }
+        }
+        if elsewhere > 0 {
+            writeln!(out, "landed elsewhere count={}", elsewhere)?;
+        }
+        if let Some(b) = test.bench {
+            writeln!(
+                out,
+                "bench order={} count={} rkmem_ns={} host_ns={} ratio_x100={}",
+                b.order, b.count, b.rkmem_ns, b.host_ns, b.rkmem_ns * 100 / b.host_ns.max(1)
+            )?;
+        }
+        Ok(())
+    }
+
+    fn arena_ref(&self, r: ArenaRef) -> Result<&crate::arena::Arena> {
+        self.arena(r.node, r.zone).ok_or(EINVAL)
+    }
+
+    fn write_limit(&self, text: &str) -> Result {
+        let (r, blocks) = cmd::parse_arena_blocks(text).map_err(cmd_err)?;
+        let arena = self.arena_ref(r)?;
+        if blocks as usize > arena.max_blocks {
+            return Err(ERANGE);
+        }
+        arena.set_limit(blocks as usize);
+        Ok(())
+    }
+
+    fn write_prefill(&self, text: &str) -> Result {
+        let (r, blocks) = cmd::parse_arena_blocks(text).map_err(cmd_err)?;
+        let arena = self.arena_ref(r)?;
+        let s = arena.snapshot();
+        if s.blocks + blocks as usize > s.limit {
+            return Err(ERANGE);
+        }
+        for _ in 0..blocks {
+            // A host shortage part way keeps what was taken (-ENOMEM).
+            arena.grow(&self.map, true, false).map_err(|_| ENOMEM)?;
+        }
+        Ok(())
+    }
+
+    fn write_shrink(&self, text: &str) -> Result {
+        let target = cmd::parse_shrink(text).map_err(cmd_err)?;
+        match target {
+            Some(r) => {
+                self.arena_ref(r)?.shrink(&self.map, usize::MAX);
+            }
+            None => {
+                for arena in self.arenas.iter() {
+                    arena.shrink(&self.map, usize::MAX);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn write_test(&self, text: &str) -> Result {
+        match cmd::parse_test(text).map_err(cmd_err)? {
+            TestCmd::Alloc { arena, order, count, this_node, atomic } => {
+                if self.arena(arena.node, arena.zone).is_none() && !host::node_online(arena.node) {
+                    return Err(EINVAL);
+                }
+                let placement = Placement { node: arena.node, highest_zone: arena.zone, this_node };
+                let mut test = self.test.lock();
+                test.held.reserve(count as usize, GFP_KERNEL)?;
+                for _ in 0..count {
+                    let got = if atomic {
+                        host::in_atomic_section(|| self.alloc_pages(placement, order, false))
+                    } else {
+                        self.alloc_pages(placement, order, true)
+                    };
+                    // Capacity was reserved above: this push cannot fail.
+                    test.held.push((got?, order), GFP_NOWAIT)?;
+                }
+                Ok(())
+            }
+            TestCmd::Free { count } => {
+                let mut test = self.test.lock();
+                let count = count.map_or(test.held.len(), |c| c as usize);
+                if count > test.held.len() {
+                    return Err(ERANGE);
+                }
+                for _ in 0..count {
+                    if let Some((pfn, order)) = test.held.pop() {
+                        self.free_pages(pfn, order);
+                    }
+                }
+                Ok(())
+            }
+            TestCmd::BadFree => self.bad_free_test(),
+            TestCmd::Verify => {
+                for arena in self.arenas.iter() {
+                    if let Err(why) = arena.verify() {
+                        pr_err!("rkmem: node {} zone {}: buddy invariant broken: {}\n", arena.node, arena.zone.name(), why);
+                        return Err(EIO);
+                    }
+                }
+                Ok(())
+            }
+            TestCmd::Bench { order, count } => {
+                let result = self.bench(order, count)?;
+                self.test.lock().bench = Some(result);
+                Ok(())
+            }
+        }
+    }
+
+    /// Frees the last held chunk, then frees it again, with a wrong order,
+    /// and a page rkmem never had: all three must be refused (-EIO if not).
+    fn bad_free_test(&self) -> Result {
+        let (pfn, order) = self.test.lock().held.pop().ok_or(EINVAL)?;
+        self.free_pages(pfn, order);
+        let before = self.bad_free_total();
+        self.free_pages(pfn, order);
+        self.free_pages(pfn, order ^ 1);
+        self.free_pages(0, 0);
+        if self.bad_free_total() != before + 3 {
+            return Err(EIO);
+        }
+        Ok(())
+    }
+
+    fn bad_free_total(&self) -> u64 {
+        let in_arenas: u64 = self.arenas.iter().map(|a| a.snapshot().buddy.bad_frees).sum();
+        in_arenas + self.unowned_frees.load(core::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// `count` alloc+free pairs through rkmem, then through the host, five
+    /// rounds interleaved; medians of ns per pair.
+    fn bench(&self, order: u32, count: u64) -> Result<BenchResult> {
+        const ROUNDS: usize = 5;
+        let node = host::local_node();
+        let placement = Placement { node, highest_zone: ZoneType::Normal, this_node: false };
+        let (mut rk, mut hs) = ([0u64; ROUNDS], [0u64; ROUNDS]);
+        for round in 0..ROUNDS {
+            let start = host::now_ns();
+            for _ in 0..count {
+                let pfn = self.alloc_pages(placement, order, true)?;
+                self.free_pages(pfn, order);
+            }
+            rk[round] = (host::now_ns() - start) / count.max(1);
+            let start = host::now_ns();
+            for _ in 0..count {
+                if !host::host_alloc_free(node, order) {
+                    return Err(ENOMEM);
+                }
+            }
+            hs[round] = (host::now_ns() - start) / count.max(1);
+            host::cond_resched();
+        }
+        rk.sort_unstable();
+        hs.sort_unstable();
+        Ok(BenchResult { order, count, rkmem_ns: rk[ROUNDS / 2], host_ns: hs[ROUNDS / 2] })
+    }
+}
+
+const _: () = assert!(NR_ORDERS == 11);

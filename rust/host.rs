@@ -1,0 +1,477 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The host boundary: the only Rust file of rkmem with `unsafe`.
+//!
+//! Everything that touches the kernel through raw pointers or C calls is
+//! wrapped here in a small safe type with a documented invariant:
+//! [`HostBlock`] owns pages taken from the host buddy allocator,
+//! [`IrqSpinLock`] is an interrupt-safe spinlock, [`DebugfsDir`] and
+//! [`Shrinker`] are registrations undone on drop, and the `rkmem_rust_*`
+//! functions are the entry points C calls (debugfs, shrinker, the C API).
+
+use core::ffi::{c_char, c_int, c_uint, c_ulong, c_void};
+use core::fmt;
+use core::ptr;
+use core::sync::atomic::{AtomicPtr, Ordering};
+
+use kernel::bindings;
+use kernel::prelude::*;
+use kernel::sync::lock::{Backend, Lock};
+
+use crate::logic::zonelist::ZoneType;
+use crate::Rkmem;
+
+#[repr(C)]
+#[derive(Default, Clone, Copy)]
+struct RawZoneInfo {
+    start_pfn: c_ulong,
+    spanned_pages: c_ulong,
+    present_pages: c_ulong,
+    managed_pages: c_ulong,
+}
+
+extern "C" {
+    fn rkmem_host_max_order() -> c_uint;
+    fn rkmem_host_nr_node_ids() -> c_int;
+    fn rkmem_host_node_online(nid: c_int) -> bool;
+    fn rkmem_host_node_distance(a: c_int, b: c_int) -> c_int;
+    fn rkmem_host_numa_node_id() -> c_int;
+    fn rkmem_host_zone_info(nid: c_int, kind: c_int, out: *mut RawZoneInfo) -> bool;
+    fn rkmem_host_node_start_pfn(nid: c_int) -> c_ulong;
+    fn rkmem_host_node_end_pfn(nid: c_int) -> c_ulong;
+    fn rkmem_host_node_cpulist(nid: c_int, buf: *mut c_char, len: usize) -> usize;
+    fn rkmem_host_alloc_block(
+        nid: c_int,
+        kind: c_int,
+        can_sleep: bool,
+        opportunistic: bool,
+        pfn: *mut c_ulong,
+        got_nid: *mut c_int,
+        got_kind: *mut c_int,
+    ) -> c_int;
+    fn rkmem_host_free_block(pfn: c_ulong);
+    fn rkmem_host_pfn_nid(pfn: c_ulong) -> c_int;
+    fn rkmem_host_pfn_zone_kind(pfn: c_ulong) -> c_int;
+    fn rkmem_host_alloc_free_pages(nid: c_int, order: c_uint) -> bool;
+    fn rkmem_host_time_ns() -> u64;
+    fn rkmem_host_atomic_begin();
+    fn rkmem_host_atomic_end();
+    fn rkmem_host_cond_resched();
+    fn rkmem_host_spin_lock_init(
+        lock: *mut bindings::spinlock_t,
+        name: *const c_char,
+        key: *mut bindings::lock_class_key,
+    );
+    fn rkmem_host_spin_lock_irqsave(lock: *mut bindings::spinlock_t) -> c_ulong;
+    fn rkmem_host_spin_unlock_irqrestore(lock: *mut bindings::spinlock_t, flags: c_ulong);
+    fn rkmem_host_debugfs_dir(name: *const c_char) -> *mut c_void;
+    fn rkmem_host_debugfs_file(dir: *mut c_void, name: *const c_char, mode: u16, id: c_ulong);
+    fn rkmem_host_debugfs_remove(dir: *mut c_void);
+    fn rkmem_host_seq_write(m: *mut c_void, s: *const c_char, len: usize);
+    fn rkmem_host_shrinker_register() -> *mut c_void;
+    fn rkmem_host_shrinker_unregister(s: *mut c_void);
+}
+
+// ---- topology ----
+
+/// The host's `MAX_PAGE_ORDER` (the C glue asserts it equals ours).
+pub fn max_order() -> u32 {
+    // SAFETY: reads a compile-time constant.
+    unsafe { rkmem_host_max_order() }
+}
+
+/// `nr_node_ids`: node ids are below it.
+pub fn nr_node_ids() -> usize {
+    // SAFETY: reads a variable fixed at boot.
+    unsafe { rkmem_host_nr_node_ids() as usize }
+}
+
+/// Whether `node` is online.
+pub fn node_online(node: usize) -> bool {
+    // SAFETY: `node_online` accepts any id below `nr_node_ids` (callers loop below it).
+    node < nr_node_ids() && unsafe { rkmem_host_node_online(node as c_int) }
+}
+
+/// `node_distance(a, b)` (the ACPI SLIT).
+pub fn node_distance(a: usize, b: usize) -> u8 {
+    // SAFETY: pure lookup for online node ids.
+    unsafe { rkmem_host_node_distance(a as c_int, b as c_int) as u8 }
+}
+
+/// The node of the CPU we run on.
+pub fn local_node() -> usize {
+    // SAFETY: `numa_node_id` is valid in any context.
+    unsafe { rkmem_host_numa_node_id() as usize }
+}
+
+/// A populated zone of an online node, as the host sees it.
+#[derive(Clone, Copy, Default)]
+pub struct ZoneInfo {
+    /// First pfn.
+    pub start_pfn: u64,
+    /// Pages spanned, holes included.
+    pub spanned_pages: u64,
+    /// Pages present.
+    pub present_pages: u64,
+    /// Pages the host buddy allocator manages.
+    pub managed_pages: u64,
+}
+
+/// The host's view of (`node`, `zone`), or `None` if not populated.
+pub fn zone_info(node: usize, zone: ZoneType) -> Option<ZoneInfo> {
+    let mut raw = RawZoneInfo::default();
+    // SAFETY: `raw` is a valid out pointer; the glue checks node and zone.
+    let ok = unsafe { rkmem_host_zone_info(node as c_int, zone as c_int, &mut raw) };
+    ok.then_some(ZoneInfo {
+        start_pfn: raw.start_pfn as u64,
+        spanned_pages: raw.spanned_pages as u64,
+        present_pages: raw.present_pages as u64,
+        managed_pages: raw.managed_pages as u64,
+    })
+}
+
+/// `[start, end)` pfns of an online node.
+pub fn node_pfn_range(node: usize) -> (u64, u64) {
+    // SAFETY: reads the node's pgdat, which exists while the node is online.
+    unsafe {
+        (rkmem_host_node_start_pfn(node as c_int) as u64, rkmem_host_node_end_pfn(node as c_int) as u64)
+    }
+}
+
+/// Writes the node's CPU list ("0-1") to `out`.
+pub fn write_node_cpulist(node: usize, out: &mut impl fmt::Write) -> fmt::Result {
+    let mut buf = [0u8; 64];
+    // SAFETY: `buf` is valid for `buf.len()` bytes; scnprintf writes at most that.
+    let len = unsafe { rkmem_host_node_cpulist(node as c_int, buf.as_mut_ptr().cast(), buf.len()) };
+    out.write_str(core::str::from_utf8(&buf[..len.min(buf.len())]).unwrap_or("?"))
+}
+
+// ---- pages ----
+
+/// Why the host gave no block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TakeError {
+    /// The host had no free block there (or would have had to sleep).
+    NoMemory,
+    /// The host gave a block from another node or zone; it went back at once.
+    Mismatch,
+}
+
+/// A block of `2^MAX_PAGE_ORDER` pages taken from the host buddy allocator.
+///
+/// Invariant: `pfn` is the first pfn of a block this value alone owns, taken
+/// with `alloc_pages_node(.., MAX_PAGE_ORDER)`; dropping it gives it back.
+pub struct HostBlock {
+    pfn: u64,
+}
+
+impl HostBlock {
+    /// Takes one block on `node` from `zone`, checking that it landed there.
+    /// With `can_sleep` false the host is asked with `GFP_NOWAIT`; with
+    /// `opportunistic` it does not retry hard (`__GFP_NORETRY`).
+    pub fn take(node: usize, zone: ZoneType, can_sleep: bool, opportunistic: bool) -> Result<Self, TakeError> {
+        let (mut pfn, mut got_nid, mut got_kind): (c_ulong, c_int, c_int) = (0, -1, -1);
+        // SAFETY: out pointers are valid locals; the glue frees a mismatched block itself.
+        let ret = unsafe {
+            rkmem_host_alloc_block(node as c_int, zone as c_int, can_sleep, opportunistic, &mut pfn, &mut got_nid, &mut got_kind)
+        };
+        match ret {
+            0 => Ok(HostBlock { pfn: pfn as u64 }),
+            2 => Err(TakeError::Mismatch),
+            _ => Err(TakeError::NoMemory),
+        }
+    }
+
+    /// First pfn of the block.
+    pub fn pfn(&self) -> u64 {
+        self.pfn
+    }
+}
+
+impl Drop for HostBlock {
+    fn drop(&mut self) {
+        // SAFETY: by the type invariant we own this block and nobody else uses it.
+        unsafe { rkmem_host_free_block(self.pfn as c_ulong) };
+    }
+}
+
+/// Where the host says a page rkmem handed out really is: (node, zone).
+/// `pfn` must be a page rkmem owns (it is only read, never written).
+pub fn page_location(pfn: u64) -> (usize, Option<ZoneType>) {
+    // SAFETY: the page is in a block rkmem holds, so its struct page exists.
+    let (nid, kind) = unsafe { (rkmem_host_pfn_nid(pfn as c_ulong), rkmem_host_pfn_zone_kind(pfn as c_ulong)) };
+    (nid as usize, usize::try_from(kind).ok().and_then(ZoneType::from_index))
+}
+
+/// One `alloc_pages_node` + `__free_pages` through the host (for timing).
+pub fn host_alloc_free(node: usize, order: u32) -> bool {
+    // SAFETY: allocates and frees in one call; nothing escapes.
+    unsafe { rkmem_host_alloc_free_pages(node as c_int, order) }
+}
+
+/// Monotonic time in ns.
+pub fn now_ns() -> u64 {
+    // SAFETY: `ktime_get_ns` is safe in any context.
+    unsafe { rkmem_host_time_ns() }
+}
+
+/// Runs `f` with preemption disabled: in atomic context, where sleeping
+/// would trip `DEBUG_ATOMIC_SLEEP`.
+pub fn in_atomic_section<R>(f: impl FnOnce() -> R) -> R {
+    // SAFETY: balanced with the `preempt_enable` below; `f` cannot skip it
+    // (a panic in the kernel does not unwind).
+    unsafe { rkmem_host_atomic_begin() };
+    let r = f();
+    // SAFETY: pairs with the `preempt_disable` above.
+    unsafe { rkmem_host_atomic_end() };
+    r
+}
+
+/// A voluntary preemption point for long loops in process context.
+pub fn cond_resched() {
+    // SAFETY: callers only call this from process context without locks held.
+    unsafe { rkmem_host_cond_resched() };
+}
+
+// ---- IRQ-safe spinlock ----
+
+/// Lock backend: `spin_lock_irqsave`, so the allocator may be called from
+/// interrupt handlers (GFP_ATOMIC) without deadlocking on its own lock.
+pub struct IrqSpinLockBackend;
+
+/// A spinlock taken with interrupts disabled.
+pub type IrqSpinLock<T> = Lock<T, IrqSpinLockBackend>;
+
+/// Creates an [`IrqSpinLock`] initialiser with its own lockdep class.
+#[macro_export]
+macro_rules! new_irq_spinlock {
+    ($inner:expr $(, $name:literal)? $(,)?) => {
+        $crate::host::IrqSpinLock::new(
+            $inner, ::kernel::optional_name!($($name)?), ::kernel::static_lock_class!())
+    };
+}
+
+// SAFETY: `spin_lock_irqsave` gives exclusive ownership until the matching
+// `spin_unlock_irqrestore`, which gets the flags saved by the lock call.
+unsafe impl Backend for IrqSpinLockBackend {
+    type State = bindings::spinlock_t;
+    type GuardState = c_ulong;
+
+    unsafe fn init(ptr: *mut Self::State, name: *const c_char, key: *mut bindings::lock_class_key) {
+        // SAFETY: the caller passes a valid, pinned `ptr` and static `name`/`key`.
+        unsafe { rkmem_host_spin_lock_init(ptr, name, key) }
+    }
+
+    unsafe fn lock(ptr: *mut Self::State) -> Self::GuardState {
+        // SAFETY: the caller guarantees `init` was called on `ptr`.
+        unsafe { rkmem_host_spin_lock_irqsave(ptr) }
+    }
+
+    unsafe fn unlock(ptr: *mut Self::State, flags: &Self::GuardState) {
+        // SAFETY: the caller owns the lock; `flags` come from its `lock`.
+        unsafe { rkmem_host_spin_unlock_irqrestore(ptr, *flags) }
+    }
+}
+
+// ---- the module state, for C callbacks ----
+
+static STATE: AtomicPtr<Rkmem> = AtomicPtr::new(ptr::null_mut());
+
+/// Owns the module state and makes it reachable from C callbacks.
+///
+/// Invariant: while a `Published` exists, `STATE` points to the state it
+/// owns. The module drops its debugfs files and shrinker (whose removal waits
+/// for running callbacks) before this, and no other module can call the C
+/// API then (they hold a reference on rkmem while linked to it).
+pub struct Published {
+    state: *mut Rkmem,
+}
+
+// SAFETY: the pointee is `Sync` and owned by this value.
+unsafe impl Send for Published {}
+// SAFETY: as above; only shared references are handed out.
+unsafe impl Sync for Published {}
+
+impl Published {
+    /// Publishes `state` to the C entry points.
+    pub fn new(state: Pin<KBox<Rkmem>>) -> Self {
+        // SAFETY: we never move the state out of the pointer: it is only
+        // rebuilt into the same pinned box in `drop`.
+        let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(state) });
+        STATE.store(raw, Ordering::Release);
+        Published { state: raw }
+    }
+
+    /// The state.
+    pub fn get(&self) -> &Rkmem {
+        // SAFETY: `state` came from `KBox::into_raw` and lives until `drop`.
+        unsafe { &*self.state }
+    }
+}
+
+impl Drop for Published {
+    fn drop(&mut self) {
+        STATE.store(ptr::null_mut(), Ordering::Release);
+        // SAFETY: from `KBox::into_raw` in `new`; no callback can run any more
+        // (type invariant), so this is the last reference.
+        drop(unsafe { KBox::from_raw(self.state) });
+    }
+}
+
+fn published() -> Option<&'static Rkmem> {
+    let p = STATE.load(Ordering::Acquire);
+    // SAFETY: non-null only while a `Published` owns the state, and the
+    // callbacks that use this reference end before it is dropped.
+    (!p.is_null()).then(|| unsafe { &*p })
+}
+
+// ---- debugfs ----
+
+/// A debugfs directory, removed with everything in it on drop.
+pub struct DebugfsDir {
+    dentry: *mut c_void,
+}
+
+// SAFETY: debugfs dentries may be used and removed from any thread.
+unsafe impl Send for DebugfsDir {}
+// SAFETY: the handle has no interior mutability.
+unsafe impl Sync for DebugfsDir {}
+
+impl DebugfsDir {
+    /// Creates `/sys/kernel/debug/<name>`.
+    pub fn new(name: &CStr) -> Self {
+        // SAFETY: `name` is NUL-terminated and outlives the call.
+        DebugfsDir { dentry: unsafe { rkmem_host_debugfs_dir(name.as_char_ptr()) } }
+    }
+
+    /// Adds a file whose reads call [`Rkmem::show`] and writes
+    /// [`Rkmem::write`] with `id`.
+    pub fn file(&self, name: &CStr, mode: u16, id: usize) {
+        // SAFETY: `self.dentry` is our directory (or an error pointer, which
+        // debugfs accepts and ignores); `name` outlives the call.
+        unsafe { rkmem_host_debugfs_file(self.dentry, name.as_char_ptr(), mode, id as c_ulong) }
+    }
+}
+
+impl Drop for DebugfsDir {
+    fn drop(&mut self) {
+        // SAFETY: removes what `new` created; waits for open files' callbacks.
+        unsafe { rkmem_host_debugfs_remove(self.dentry) }
+    }
+}
+
+/// A `seq_file` being filled by a debugfs read.
+pub struct SeqFile {
+    m: *mut c_void,
+}
+
+impl fmt::Write for SeqFile {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        // SAFETY: `m` is the seq_file of the running `show` callback.
+        unsafe { rkmem_host_seq_write(self.m, s.as_ptr().cast(), s.len()) };
+        Ok(())
+    }
+}
+
+/// debugfs read of file `id`.
+#[no_mangle]
+pub extern "C" fn rkmem_rust_show(m: *mut c_void, id: c_ulong) -> c_int {
+    let Some(state) = published() else { return -(bindings::ENODEV as c_int) };
+    let mut seq = SeqFile { m };
+    match state.show(id as usize, &mut seq) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// debugfs write of file `id`: `buf` holds `len` bytes plus a NUL.
+#[no_mangle]
+pub extern "C" fn rkmem_rust_write(id: c_ulong, buf: *const c_char, len: usize) -> c_int {
+    let Some(state) = published() else { return -(bindings::ENODEV as c_int) };
+    // SAFETY: the glue passes a kernel copy of the user's `len` bytes.
+    let bytes = unsafe { core::slice::from_raw_parts(buf.cast::<u8>(), len) };
+    let Ok(text) = core::str::from_utf8(bytes) else { return -(bindings::EINVAL as c_int) };
+    match state.write(id as usize, text) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+// ---- shrinker ----
+
+/// rkmem's registration with the host's shrinker (memory pressure).
+pub struct Shrinker {
+    shrinker: *mut c_void,
+}
+
+// SAFETY: a registered shrinker may be freed from any thread.
+unsafe impl Send for Shrinker {}
+// SAFETY: the handle has no interior mutability.
+unsafe impl Sync for Shrinker {}
+
+impl Shrinker {
+    /// Registers the NUMA-aware shrinker "rkmem"; its callbacks call
+    /// [`Rkmem::shrink_count`] and [`Rkmem::shrink_scan`].
+    pub fn register() -> Result<Self> {
+        // SAFETY: plain registration; callbacks only reach published state.
+        let shrinker = unsafe { rkmem_host_shrinker_register() };
+        if shrinker.is_null() {
+            return Err(ENOMEM);
+        }
+        Ok(Shrinker { shrinker })
+    }
+}
+
+impl Drop for Shrinker {
+    fn drop(&mut self) {
+        // SAFETY: ours; `shrinker_free` waits for running callbacks.
+        unsafe { rkmem_host_shrinker_unregister(self.shrinker) }
+    }
+}
+
+/// Shrinker count: pages rkmem could give back on `nid` now.
+#[no_mangle]
+pub extern "C" fn rkmem_rust_shrink_count(nid: c_int) -> c_ulong {
+    published().map_or(0, |s| s.shrink_count(nid as usize) as c_ulong)
+}
+
+/// Shrinker scan: give back up to `nr` pages on `nid`; returns pages freed.
+#[no_mangle]
+pub extern "C" fn rkmem_rust_shrink_scan(nid: c_int, nr: c_ulong) -> c_ulong {
+    published().map_or(0, |s| s.shrink_scan(nid as usize, nr as usize) as c_ulong)
+}
+
+// ---- the C API ----
+
+/// Backs `rkmem_alloc_pages()`: 0 and `*pfn` set, or a negative errno.
+#[no_mangle]
+pub extern "C" fn rkmem_rust_alloc(
+    nid: c_int,
+    highest_kind: c_int,
+    this_node: bool,
+    can_sleep: bool,
+    order: c_uint,
+    pfn: *mut c_ulong,
+) -> c_int {
+    let Some(state) = published() else { return -(bindings::ENODEV as c_int) };
+    let (Ok(node), Some(zone)) = (usize::try_from(nid), usize::try_from(highest_kind).ok().and_then(ZoneType::from_index))
+    else {
+        return -(bindings::EINVAL as c_int);
+    };
+    let placement = crate::logic::zonelist::Placement { node, highest_zone: zone, this_node };
+    match state.alloc_pages(placement, order, can_sleep) {
+        Ok(got) => {
+            // SAFETY: the glue passes a valid out pointer.
+            unsafe { *pfn = got as c_ulong };
+            0
+        }
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// Backs `rkmem_free_pages()`.
+#[no_mangle]
+pub extern "C" fn rkmem_rust_free(pfn: c_ulong, order: c_uint) {
+    if let Some(state) = published() {
+        state.free_pages(pfn as u64, order);
+    }
+}

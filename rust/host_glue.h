@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Glue between rkmem's Rust code and kernel APIs that are static inline,
+ * macros, or callbacks (debugfs, seq_file, shrinker). Only thin wrappers
+ * live in C; every decision is made in Rust (rust/host.rs is the one Rust
+ * file that calls these).
+ */
+#ifndef _RKMEM_HOST_GLUE_H
+#define _RKMEM_HOST_GLUE_H
+
+#include <linux/types.h>
+#include <linux/spinlock_types.h>
+
+struct dentry;
+struct seq_file;
+struct shrinker;
+struct lock_class_key;
+
+/* Zone kinds as rkmem numbers them (rust/logic/zonelist.rs ZoneType). */
+enum rkmem_zone_kind {
+	RKMEM_ZONE_DMA = 0,
+	RKMEM_ZONE_DMA32 = 1,
+	RKMEM_ZONE_NORMAL = 2,
+	RKMEM_ZONE_MOVABLE = 3,
+};
+
+struct rkmem_zone_info {
+	unsigned long start_pfn;
+	unsigned long spanned_pages;
+	unsigned long present_pages;
+	unsigned long managed_pages;
+};
+
+/* Result of taking one block from the host. */
+enum rkmem_block_result {
+	RKMEM_BLOCK_OK = 0,
+	RKMEM_BLOCK_NOMEM = 1,
+	RKMEM_BLOCK_MISMATCH = 2, /* wrong node or zone: already given back */
+};
+
+/* Topology */
+unsigned int rkmem_host_max_order(void);
+int rkmem_host_nr_node_ids(void);
+bool rkmem_host_node_online(int nid);
+int rkmem_host_node_distance(int a, int b);
+int rkmem_host_numa_node_id(void);
+bool rkmem_host_zone_info(int nid, int kind, struct rkmem_zone_info *out);
+unsigned long rkmem_host_node_start_pfn(int nid);
+unsigned long rkmem_host_node_end_pfn(int nid);
+size_t rkmem_host_node_cpulist(int nid, char *buf, size_t len);
+
+/* Pages */
+int rkmem_host_alloc_block(int nid, int kind, bool can_sleep, bool opportunistic,
+			   unsigned long *pfn, int *got_nid, int *got_kind);
+void rkmem_host_free_block(unsigned long pfn);
+int rkmem_host_pfn_nid(unsigned long pfn);
+int rkmem_host_pfn_zone_kind(unsigned long pfn);
+bool rkmem_host_alloc_free_pages(int nid, unsigned int order);
+u64 rkmem_host_time_ns(void);
+void rkmem_host_atomic_begin(void);
+void rkmem_host_atomic_end(void);
+void rkmem_host_cond_resched(void);
+
+/* IRQ-safe spinlock (6.12's Rust has no irqsave lock backend) */
+void rkmem_host_spin_lock_init(spinlock_t *lock, const char *name,
+			       struct lock_class_key *key);
+unsigned long rkmem_host_spin_lock_irqsave(spinlock_t *lock);
+void rkmem_host_spin_unlock_irqrestore(spinlock_t *lock, unsigned long flags);
+
+/* debugfs: file @id's reads and writes call back into Rust */
+struct dentry *rkmem_host_debugfs_dir(const char *name);
+void rkmem_host_debugfs_file(struct dentry *dir, const char *name, umode_t mode,
+			     unsigned long id);
+void rkmem_host_debugfs_remove(struct dentry *dir);
+void rkmem_host_seq_write(struct seq_file *m, const char *s, size_t len);
+
+/* Shrinker: counts and scans call back into Rust */
+struct shrinker *rkmem_host_shrinker_register(void);
+void rkmem_host_shrinker_unregister(struct shrinker *s);
+
+/* Implemented in Rust (rust/host.rs) */
+int rkmem_rust_show(struct seq_file *m, unsigned long id);
+int rkmem_rust_write(unsigned long id, const char *buf, size_t len);
+unsigned long rkmem_rust_shrink_count(int nid);
+unsigned long rkmem_rust_shrink_scan(int nid, unsigned long nr_pages);
+int rkmem_rust_alloc(int nid, int highest_kind, bool this_node, bool can_sleep,
+		     unsigned int order, unsigned long *pfn);
+void rkmem_rust_free(unsigned long pfn, unsigned int order);
+
+#endif /* _RKMEM_HOST_GLUE_H */

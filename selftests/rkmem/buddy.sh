@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# rkmem's buddy allocator: placement per (node, zone), split and merge,
+# zonelist fallback, refused bad frees, atomic growth.
+source "$(dirname "$0")/lib.sh"
+
+ktap_print_header
+ktap_set_plan 8
+reset_rkmem
+
+lands_where_asked() {
+    local n z ok=0 got
+    while read -r n z; do
+        knob test "alloc node=$n zone=$z order=0 count=64 thisnode" >/dev/null || { echo "# alloc $n $z failed"; ok=1; continue; }
+        got=$(landed "$n" "$z")
+        if [ "$got" != 64 ]; then echo "# node $n zone $z: $got of 64 landed there"; cat "$D/test"; ok=1; fi
+        knob test free >/dev/null
+    done < <(arenas)
+    return $ok
+}
+check "allocations from every (node, zone) land there" lands_where_asked
+
+whole_blocks_only() { # every arena's buddyinfo: all free memory in order-10 blocks
+    awk '{ for (i = 5; i < NF; i++) if ($i != 0) bad = 1 } END { exit bad }' "$D/buddyinfo"
+}
+
+split_merge() {
+    knob shrink all >/dev/null
+    knob test "alloc node=0 zone=Normal order=0 count=300" >/dev/null &&
+    knob test "alloc node=0 zone=Normal order=3 count=40" >/dev/null &&
+    knob test "alloc node=0 zone=Normal order=9 count=3" >/dev/null &&
+    knob test "alloc node=0 zone=Normal order=1 count=77" >/dev/null || return 1
+    ! whole_blocks_only || { echo "# nothing was split?"; return 1; }
+    knob test verify >/dev/null || return 1
+    knob test free >/dev/null
+    whole_blocks_only || { cat "$D/buddyinfo"; return 1; }
+    local free blocks
+    free=$(zinfo 0 Normal free_pages) blocks=$(zinfo 0 Normal blocks)
+    [ "$free" = $((blocks * 1024)) ] || { echo "# free $free, blocks $blocks"; return 1; }
+    knob test verify >/dev/null
+}
+check "split then merge restores whole blocks" split_merge
+
+buddyinfo_restored() {
+    knob shrink all >/dev/null
+    local start
+    start=$(cat "$D/buddyinfo")
+    knob test "alloc node=1 zone=Normal order=2 count=500" >/dev/null || return 1
+    knob test free >/dev/null
+    knob shrink all >/dev/null
+    [ "$start" = "$(cat "$D/buddyinfo")" ] || { echo "# buddyinfo differs"; cat "$D/buddyinfo"; return 1; }
+}
+check "buddyinfo back to the start state after freeing everything" buddyinfo_restored
+
+fallback_order() {
+    knob limit "node=1 zone=Normal blocks=1" >/dev/null &&
+    knob limit "node=0 zone=Normal blocks=1" >/dev/null &&
+    knob test "alloc node=1 zone=Normal order=10 count=3" >/dev/null || return 1
+    local a b c
+    a=$(landed 1 Normal) b=$(landed 0 Normal) c=$(landed 0 DMA32)
+    echo "# landed: node1/Normal $a, node0/Normal $b, node0/DMA32 $c"
+    [ "$a" = 1 ] && [ "$b" = 1 ] && [ "$c" = 1 ] || return 1
+    grep -q "fallback_to      node=0 zone=Normal 1" "$D/zoneinfo" &&
+    grep -q "fallback_to      node=0 zone=DMA32 1" "$D/zoneinfo"
+}
+check "capped node falls back: far node Normal, then DMA32" fallback_order
+knob test free >/dev/null
+
+thisnode_never_falls_back() {
+    # node 1 Normal is capped at one block: a second order-10 chunk must fail.
+    local err
+    err=$(knob test "alloc node=1 zone=Normal order=10 count=2 thisnode") && return 1
+    [ "$err" = "Cannot allocate memory" ] || { echo "# got '$err'"; return 1; }
+    [ "$(landed 1 Normal)" = 1 ] && [ "$(landed 0 Normal)" = 0 ]
+}
+check "thisnode requests never leave the node" thisnode_never_falls_back
+knob test free >/dev/null
+reset_rkmem
+
+movable_only_when_asked() {
+    knob test "alloc node=1 zone=Normal order=10 count=4" >/dev/null || return 1
+    [ "$(landed 1 Movable)" = 0 ] || return 1
+    knob test free >/dev/null
+    knob test "alloc node=1 zone=Movable order=0 count=8" >/dev/null &&
+    [ "$(landed 1 Movable)" = 8 ]
+}
+check "Movable is used only when asked for" movable_only_when_asked
+knob test free >/dev/null
+
+bad_frees() {
+    local before_bad
+    dmesg -c >/dev/null
+    knob test "alloc node=0 zone=Normal order=2 count=2" >/dev/null || return 1
+    before_bad=$(zinfo 0 Normal bad_frees)
+    local bi
+    bi=$(cat "$D/buddyinfo")
+    knob test badfree >/dev/null || return 1
+    # badfree freed one order-2 chunk properly, then the three bad frees.
+    [ "$(zinfo 0 Normal bad_frees)" = $((before_bad + 2)) ] || { echo "# bad_frees $(zinfo 0 Normal bad_frees)"; return 1; }
+    grep -q "^unowned_frees [1-9]" "$D/zoneinfo" || return 1
+    dmesg | grep -q "rkmem: refused free of pfn .* NotAllocated" || { echo "# no report in dmesg"; return 1; }
+    knob test verify >/dev/null
+}
+check "double free, wrong order, unowned page: refused and reported" bad_frees
+knob test free >/dev/null
+
+atomic_growth() {
+    knob shrink all >/dev/null
+    # Grows with GFP_NOWAIT inside a preempt-disabled section: a sleep would
+    # be reported by DEBUG_ATOMIC_SLEEP and fail the run.
+    knob test "alloc node=1 zone=Normal order=0 count=200 atomic" >/dev/null &&
+    [ "$(landed 1 Normal)" = 200 ] && [ "$(zinfo 1 Normal grows)" -ge 1 ]
+}
+check "atomic allocations grow without sleeping" atomic_growth
+reset_rkmem
+
+ktap_finished

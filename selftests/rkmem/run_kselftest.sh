@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs TEST_PROGS of ./Makefile with the kernel's kselftest runner
+# ($KDIR/tools/testing/selftests/kselftest/runner.sh). Exits non-zero if any
+# test failed.
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+: "${KDIR:?KDIR must name the kernel tree (qemu/run sets it)}"
+export BASE_DIR=$KDIR/tools/testing/selftests
+export KDIR logfile=/dev/stdout
+# shellcheck source=/dev/null
+source "$BASE_DIR/kselftest/runner.sh"
+tests=$(sed -n 's/^TEST_PROGS *:= *//p' "$HERE/Makefile")
+[ $# -gt 0 ] && tests="$*"
+cd "$HERE"
+out=$(mktemp)
+run_many $tests | tee "$out"
+! grep -q '^not ok ' "$out"

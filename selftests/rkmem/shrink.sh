@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Free blocks go back to the host: on the shrink knob, through the host's
+# shrinker, and under real memory pressure.
+source "$(dirname "$0")/lib.sh"
+
+ktap_print_header
+ktap_set_plan 4
+reset_rkmem
+
+shrink_knob_returns_memory() {
+    local m0 m1 m2
+    m0=$(mem_free_kb)
+    knob prefill "node=0 zone=DMA32 blocks=32" >/dev/null || return 1
+    m1=$(mem_free_kb)
+    knob shrink all >/dev/null
+    m2=$(mem_free_kb)
+    echo "# MemFree kB: $m0 -> prefill 128 MiB -> $m1 -> shrink -> $m2"
+    [ $((m0 - m1)) -ge 120000 ] && [ $((m2 - m1)) -ge 120000 ] && [ "$(zinfo 0 DMA32 blocks)" = 0 ]
+}
+check "shrink knob gives blocks back (host free pages go up)" shrink_knob_returns_memory
+
+only_whole_blocks_go() {
+    knob test "alloc node=0 zone=DMA32 order=0 count=1" >/dev/null &&
+    knob prefill "node=0 zone=DMA32 blocks=3" >/dev/null &&
+    knob shrink all >/dev/null &&
+    [ "$(zinfo 0 DMA32 blocks)" = 1 ] && [ "$(landed 0 DMA32)" = 1 ]
+}
+check "a block with a live page is kept" only_whole_blocks_go
+knob test free >/dev/null
+
+host_shrinker_scan() {
+    local dir
+    dir=$(ls -d /sys/kernel/debug/shrinker/rkmem-* 2>/dev/null | head -1)
+    [ -n "$dir" ] || { echo "# no rkmem shrinker in /sys/kernel/debug/shrinker"; return 1; }
+    knob shrink all >/dev/null
+    knob prefill "node=1 zone=Normal blocks=16" >/dev/null || return 1
+    echo "# count: $(cat "$dir/count")"
+    # count lists per node: "<memcg> <node0> <node1>"; node 1 holds 16 blocks.
+    [ "$(awk '{ print $3 }' "$dir/count")" = $((16 * 1024)) ] || return 1
+    echo "0 1 4096" > "$dir/scan" || return 1
+    echo "# node 1 Normal blocks after scanning 4096 pages: $(zinfo 1 Normal blocks)"
+    [ "$(zinfo 1 Normal blocks)" = 12 ]
+}
+check "host shrinker (debugfs scan) gives back blocks of that node" host_shrinker_scan
+reset_rkmem
+
+memory_pressure() {
+    local held free target out
+    knob prefill "node=1 zone=Normal blocks=256" >/dev/null || return 1
+    free=$(mem_free_kb)
+    # Ask for more than is free: the host must reclaim rkmem's free blocks.
+    target=$((free + 400 * 1024))
+    echo "# rkmem holds 1 GiB free; MemFree $free kB; a program takes $target kB"
+    out=$(python3 -c '
+import sys
+target, chunk, held = int(sys.argv[1]) * 1024, 32 << 20, []
+while sum(map(len, held)) < target:
+    held.append(bytearray(b"\x01") * chunk)
+print("done", sum(map(len, held)) >> 20, "MiB")
+' "$target" 2>&1)
+    echo "# program: $out; rkmem node 1 Normal now holds $(zinfo 1 Normal blocks) blocks, $(zinfo 1 Normal shrinks) given back"
+    [[ $out == done* ]] && [ "$(zinfo 1 Normal blocks)" -lt 256 ] && [ "$(zinfo 1 Normal shrinks)" -ge 100 ]
+}
+check "under host memory pressure the shrinker gives memory back" memory_pressure
+reset_rkmem
+
+ktap_finished

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# rkmem's topology file matches the host's /proc/zoneinfo and sysfs.
+source "$(dirname "$0")/lib.sh"
+
+ktap_print_header
+ktap_set_plan 5
+
+check "debugfs directory with its files" test -r "$D/topology" -a -r "$D/buddyinfo" -a -r "$D/zoneinfo" -a -w "$D/test"
+
+# Every populated host zone is an rkmem arena, and only those.
+host_zones() {
+    awk '/^Node/ { n = $2; sub(",", "", n); z = $4 }
+         $1 == "present" && $2 > 0 && z != "Device" { print n, z }' /proc/zoneinfo | sort
+}
+check "one arena per populated (node, zone)" test "$(host_zones)" = "$(arenas | sort)"
+
+zone_matches() {
+    local ok=0 n z line key want got
+    while read -r line; do
+        n=$(sed 's/.*node=\([0-9]*\).*/\1/' <<<"$line")
+        z=$(sed 's/.* zone=\([A-Za-z0-9]*\).*/\1/' <<<"$line")
+        for key in start_pfn spanned present managed; do
+            want=$(awk -v n="$n" -v z="$z" -v k="$key" '
+                /^Node/ { nn = $2; sub(",", "", nn); in_z = (nn == n && $4 == z) }
+                in_z && ($1 == k || $1 == k ":") { print $2; exit }' /proc/zoneinfo)
+            got=$(sed "s/.* $key=\([0-9]*\).*/\1/" <<<"$line")
+            if [ "$want" != "$got" ]; then
+                echo "# node $n zone $z $key: rkmem $got, host $want"; ok=1
+            fi
+        done
+    done < "$D/topology"
+    return $ok
+}
+check "start_pfn, spanned, present, managed match /proc/zoneinfo" zone_matches
+
+cpus_match() {
+    local ok=0 n cpus
+    while read -r n cpus; do
+        if [ "$cpus" != "$(cat /sys/devices/system/node/node$n/cpulist)" ]; then
+            echo "# node $n cpus: rkmem $cpus, sysfs $(cat /sys/devices/system/node/node$n/cpulist)"; ok=1
+        fi
+    done < <(sed -n 's/^node=\([0-9]*\) .* cpus=\(.*\)$/\1 \2/p' "$D/topology" | sort -u)
+    return $ok
+}
+check "node CPUs match /sys/devices/system/node" cpus_match
+
+standard_topology() {
+    local nodes zones
+    nodes=$(arenas | cut -d' ' -f1 | sort -u | wc -l)
+    zones=$(arenas | cut -d' ' -f2 | sort -u | tr '\n' ' ')
+    echo "# nodes: $nodes; zones: $zones"
+    [ "$nodes" = 2 ] && [ "$zones" = "DMA DMA32 Movable Normal " ]
+}
+check "standard VM topology: 2 nodes; DMA, DMA32, Normal, Movable" standard_topology
+
+ktap_finished
