@@ -19,12 +19,12 @@ use crate::logic::order::{BLOCK_PAGES, NR_ORDERS};
 use crate::logic::zonelist::{ZoneType, MAX_NODES, NR_ZONES};
 
 /// Most arenas: one per (node, zone).
-pub const MAX_ARENAS: usize = MAX_NODES * NR_ZONES;
+pub(crate) const MAX_ARENAS: usize = MAX_NODES * NR_ZONES;
 use crate::new_irq_spinlock;
 
 /// A block held by an arena: its host pages and their buddy metadata.
 /// Dropping it gives the pages back to the host.
-pub struct OwnedBlock {
+pub(crate) struct OwnedBlock {
     meta: KBox<BlockMeta>,
     _host: HostBlock,
 }
@@ -45,7 +45,7 @@ impl DerefMut for OwnedBlock {
 type Buddy = BuddyArena<KVec<Option<OwnedBlock>>, OwnedBlock>;
 
 /// The locked part of an arena.
-pub struct ArenaState {
+pub(crate) struct ArenaState {
     buddy: Buddy,
     /// Most blocks the arena may hold.
     limit: usize,
@@ -56,7 +56,7 @@ pub struct ArenaState {
 
 /// Counters shown in `zoneinfo`.
 #[derive(Default, Clone, Copy)]
-pub struct ArenaStats {
+pub(crate) struct ArenaStats {
     /// Blocks taken from the host.
     pub grows: u64,
     /// Blocks given back to the host.
@@ -70,7 +70,7 @@ pub struct ArenaStats {
 }
 
 /// A snapshot of an arena for reports.
-pub struct ArenaSnapshot {
+pub(crate) struct ArenaSnapshot {
     /// Blocks held.
     pub blocks: usize,
     /// Block limit.
@@ -87,7 +87,7 @@ pub struct ArenaSnapshot {
 
 /// One (node, zone) arena.
 #[pin_data]
-pub struct Arena {
+pub(crate) struct Arena {
     /// Index in the module's arena table.
     pub id: usize,
     /// NUMA node.
@@ -108,7 +108,7 @@ pub struct Arena {
 
 /// Why an arena could not grow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum GrowError {
+pub(crate) enum GrowError {
     /// At its block limit.
     Capped,
     /// The host gave nothing (or a block elsewhere, already returned).
@@ -117,13 +117,13 @@ pub enum GrowError {
 
 impl Arena {
     /// A new, empty arena for a populated zone.
-    pub fn new(id: usize, node: usize, zone: ZoneType, info: ZoneInfo) -> Result<Pin<KBox<Self>>> {
+    pub(crate) fn new(id: usize, node: usize, zone: ZoneType, info: ZoneInfo) -> Result<Pin<KBox<Self>>> {
         let max_blocks = (info.managed_pages as usize).div_ceil(BLOCK_PAGES);
         let mut slots = KVec::with_capacity(max_blocks, GFP_KERNEL)?;
         for _ in 0..max_blocks {
             slots.push(None, GFP_KERNEL)?;
         }
-        let state = ArenaState { buddy: BuddyArena::new(slots), limit: max_blocks, growing: 0, stats: ArenaStats::default() };
+        let locked = ArenaState { buddy: BuddyArena::new(slots), limit: max_blocks, growing: 0, stats: ArenaStats::default() };
         KBox::pin_init(
             pin_init!(Arena {
                 id,
@@ -131,7 +131,7 @@ impl Arena {
                 zone,
                 info,
                 max_blocks,
-                state <- new_irq_spinlock!(state, "rkmem_arena"),
+                state <- new_irq_spinlock!(locked, "rkmem_arena"),
                 fallback_to: [const { AtomicU64::new(0) }; MAX_ARENAS],
                 fallback_in: AtomicU64::new(0),
             }),
@@ -140,13 +140,13 @@ impl Arena {
     }
 
     /// Allocates from the blocks already held; never grows, never sleeps.
-    pub fn alloc_held(&self, order: u32) -> Option<u64> {
+    pub(crate) fn alloc_held(&self, order: u32) -> Option<u64> {
         self.state.lock().buddy.alloc(order).map(|(pfn, _slot)| pfn)
     }
 
     /// Takes one more block from the host and adds it. Sleeps only if
     /// `can_sleep`.
-    pub fn grow(&self, map: &BlockMap<KVec<core::sync::atomic::AtomicU32>>, can_sleep: bool, opportunistic: bool) -> Result<(), GrowError> {
+    pub(crate) fn grow(&self, map: &BlockMap<KVec<core::sync::atomic::AtomicU32>>, can_sleep: bool, opportunistic: bool) -> Result<(), GrowError> {
         {
             let mut st = self.state.lock();
             if st.buddy.blocks() + st.growing >= st.limit {
@@ -200,13 +200,13 @@ impl Arena {
     }
 
     /// Frees `order` pages at `pfn` in `slot`.
-    pub fn free(&self, slot: usize, pfn: u64, order: u32) -> Result<(), FreeError> {
+    pub(crate) fn free(&self, slot: usize, pfn: u64, order: u32) -> Result<(), FreeError> {
         self.state.lock().buddy.free(slot, pfn, order)
     }
 
     /// Gives up to `max_blocks` wholly free blocks back to the host; returns
     /// how many. One block per lock hold; pages go back outside the lock.
-    pub fn shrink(&self, map: &BlockMap<KVec<core::sync::atomic::AtomicU32>>, max_blocks: usize) -> usize {
+    pub(crate) fn shrink(&self, map: &BlockMap<KVec<core::sync::atomic::AtomicU32>>, max_blocks: usize) -> usize {
         let mut done = 0;
         while done < max_blocks {
             let block = {
@@ -223,23 +223,23 @@ impl Arena {
     }
 
     /// Wholly free blocks that [`Arena::shrink`] could give back now.
-    pub fn whole_free_blocks(&self) -> usize {
+    pub(crate) fn whole_free_blocks(&self) -> usize {
         self.state.lock().buddy.nr_free(crate::logic::order::MAX_ORDER)
     }
 
     /// Sets the block limit (`1..=max_blocks`, checked by the caller). Blocks
     /// above a lowered limit stay until freed and shrunk.
-    pub fn set_limit(&self, limit: usize) {
+    pub(crate) fn set_limit(&self, limit: usize) {
         self.state.lock().limit = limit;
     }
 
     /// Checks the buddy invariants.
-    pub fn verify(&self) -> Result<(), &'static str> {
+    pub(crate) fn verify(&self) -> Result<(), &'static str> {
         self.state.lock().buddy.verify()
     }
 
     /// Current numbers, for reports.
-    pub fn snapshot(&self) -> ArenaSnapshot {
+    pub(crate) fn snapshot(&self) -> ArenaSnapshot {
         let st = self.state.lock();
         let mut nr_free = [0; NR_ORDERS];
         for (order, n) in nr_free.iter_mut().enumerate() {
@@ -258,7 +258,7 @@ impl Arena {
     /// Unload: gives back every wholly free block; blocks with pages still
     /// allocated are detached and deliberately kept from the host (never
     /// free memory someone may still use). Returns (blocks kept, pages in use).
-    pub fn teardown(&self, map: &BlockMap<KVec<core::sync::atomic::AtomicU32>>) -> (usize, usize) {
+    pub(crate) fn teardown(&self, map: &BlockMap<KVec<core::sync::atomic::AtomicU32>>) -> (usize, usize) {
         self.shrink(map, usize::MAX);
         let mut kept = (0, 0);
         let mut st = self.state.lock();
@@ -275,7 +275,7 @@ impl Arena {
     }
 
     /// Counts a fallback from `self` (preferred) to `to`.
-    pub fn count_fallback(&self, to: &Arena) {
+    pub(crate) fn count_fallback(&self, to: &Arena) {
         if let Some(counter) = self.fallback_to.get(to.id) {
             counter.fetch_add(1, Ordering::Relaxed);
         }

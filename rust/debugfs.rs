@@ -38,7 +38,7 @@ const FILES: [(File, &CStr, u16); 7] = [
 ];
 
 /// Creates every file in `dir`.
-pub fn create_files(dir: &DebugfsDir) {
+pub(crate) fn create_files(dir: &DebugfsDir) {
     for (id, (_, name, mode)) in FILES.iter().enumerate() {
         dir.file(name, *mode, id);
     }
@@ -57,7 +57,7 @@ fn cmd_err(e: CmdError) -> Error {
 
 impl Rkmem {
     /// A read of debugfs file `id`.
-    pub fn show(&self, id: usize, out: &mut impl Write) -> Result {
+    pub(crate) fn show(&self, id: usize, out: &mut impl Write) -> Result {
         let (file, _, _) = FILES.get(id).ok_or(EINVAL)?;
         match file {
             File::Topology => self.show_topology(out),
@@ -71,7 +71,7 @@ impl Rkmem {
     }
 
     /// A write to debugfs file `id`.
-    pub fn write(&self, id: usize, text: &str) -> Result {
+    pub(crate) fn write(&self, id: usize, text: &str) -> Result {
         let (file, _, _) = FILES.get(id).ok_or(EINVAL)?;
         match file {
             File::Limit => self.write_limit(text),
@@ -192,8 +192,21 @@ impl Rkmem {
         Ok(())
     }
 
+    /// The arena a knob names: -ERANGE for a node id the host does not
+    /// have, -EINVAL for a zone the node does not have.
     fn arena_ref(&self, r: ArenaRef) -> Result<&crate::arena::Arena> {
+        self.check_node(r.node)?;
         self.arena(r.node, r.zone).ok_or(EINVAL)
+    }
+
+    fn check_node(&self, node: usize) -> Result {
+        if node >= self.topology.nr_nodes {
+            return Err(ERANGE);
+        }
+        if !host::node_online(node) {
+            return Err(EINVAL);
+        }
+        Ok(())
     }
 
     fn write_limit(&self, text: &str) -> Result {
@@ -238,20 +251,20 @@ impl Rkmem {
     fn write_test(&self, text: &str) -> Result {
         match cmd::parse_test(text).map_err(cmd_err)? {
             TestCmd::Alloc { arena, order, count, this_node, atomic } => {
-                if self.arena(arena.node, arena.zone).is_none() && !host::node_online(arena.node) {
-                    return Err(EINVAL);
-                }
+                self.check_node(arena.node)?;
                 let placement = Placement { node: arena.node, highest_zone: arena.zone, this_node };
                 let mut test = self.test.lock();
-                test.held.reserve(count as usize, GFP_KERNEL)?;
+                test.held.reserve(count as usize)?;
                 for _ in 0..count {
                     let got = if atomic {
                         host::in_atomic_section(|| self.alloc_pages(placement, order, false))
                     } else {
                         self.alloc_pages(placement, order, true)
                     };
-                    // Capacity was reserved above: this push cannot fail.
-                    test.held.push((got?, order), GFP_NOWAIT)?;
+                    // Room was reserved above, so this cannot fail.
+                    if !test.held.push((got?, order)) {
+                        return Err(ENOMEM);
+                    }
                 }
                 Ok(())
             }
@@ -335,4 +348,5 @@ impl Rkmem {
     }
 }
 
+// buddyinfo has the host's 11 columns.
 const _: () = assert!(NR_ORDERS == 11);

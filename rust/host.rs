@@ -8,7 +8,7 @@
 //! [`Shrinker`] are registrations undone on drop, and the `rkmem_rust_*`
 //! functions are the entry points C calls (debugfs, shrinker, the C API).
 
-use core::ffi::{c_char, c_int, c_uint, c_ulong, c_void};
+use kernel::ffi::{c_char, c_int, c_uint, c_ulong, c_void};
 use core::fmt;
 use core::ptr;
 use core::sync::atomic::{AtomicPtr, Ordering};
@@ -74,38 +74,38 @@ extern "C" {
 // ---- topology ----
 
 /// The host's `MAX_PAGE_ORDER` (the C glue asserts it equals ours).
-pub fn max_order() -> u32 {
+pub(crate) fn max_order() -> u32 {
     // SAFETY: reads a compile-time constant.
     unsafe { rkmem_host_max_order() }
 }
 
 /// `nr_node_ids`: node ids are below it.
-pub fn nr_node_ids() -> usize {
+pub(crate) fn nr_node_ids() -> usize {
     // SAFETY: reads a variable fixed at boot.
     unsafe { rkmem_host_nr_node_ids() as usize }
 }
 
 /// Whether `node` is online.
-pub fn node_online(node: usize) -> bool {
+pub(crate) fn node_online(node: usize) -> bool {
     // SAFETY: `node_online` accepts any id below `nr_node_ids` (callers loop below it).
     node < nr_node_ids() && unsafe { rkmem_host_node_online(node as c_int) }
 }
 
 /// `node_distance(a, b)` (the ACPI SLIT).
-pub fn node_distance(a: usize, b: usize) -> u8 {
+pub(crate) fn node_distance(a: usize, b: usize) -> u8 {
     // SAFETY: pure lookup for online node ids.
     unsafe { rkmem_host_node_distance(a as c_int, b as c_int) as u8 }
 }
 
 /// The node of the CPU we run on.
-pub fn local_node() -> usize {
+pub(crate) fn local_node() -> usize {
     // SAFETY: `numa_node_id` is valid in any context.
     unsafe { rkmem_host_numa_node_id() as usize }
 }
 
 /// A populated zone of an online node, as the host sees it.
 #[derive(Clone, Copy, Default)]
-pub struct ZoneInfo {
+pub(crate) struct ZoneInfo {
     /// First pfn.
     pub start_pfn: u64,
     /// Pages spanned, holes included.
@@ -117,7 +117,7 @@ pub struct ZoneInfo {
 }
 
 /// The host's view of (`node`, `zone`), or `None` if not populated.
-pub fn zone_info(node: usize, zone: ZoneType) -> Option<ZoneInfo> {
+pub(crate) fn zone_info(node: usize, zone: ZoneType) -> Option<ZoneInfo> {
     let mut raw = RawZoneInfo::default();
     // SAFETY: `raw` is a valid out pointer; the glue checks node and zone.
     let ok = unsafe { rkmem_host_zone_info(node as c_int, zone as c_int, &mut raw) };
@@ -130,7 +130,7 @@ pub fn zone_info(node: usize, zone: ZoneType) -> Option<ZoneInfo> {
 }
 
 /// `[start, end)` pfns of an online node.
-pub fn node_pfn_range(node: usize) -> (u64, u64) {
+pub(crate) fn node_pfn_range(node: usize) -> (u64, u64) {
     // SAFETY: reads the node's pgdat, which exists while the node is online.
     unsafe {
         (rkmem_host_node_start_pfn(node as c_int) as u64, rkmem_host_node_end_pfn(node as c_int) as u64)
@@ -138,7 +138,7 @@ pub fn node_pfn_range(node: usize) -> (u64, u64) {
 }
 
 /// Writes the node's CPU list ("0-1") to `out`.
-pub fn write_node_cpulist(node: usize, out: &mut impl fmt::Write) -> fmt::Result {
+pub(crate) fn write_node_cpulist(node: usize, out: &mut impl fmt::Write) -> fmt::Result {
     let mut buf = [0u8; 64];
     // SAFETY: `buf` is valid for `buf.len()` bytes; scnprintf writes at most that.
     let len = unsafe { rkmem_host_node_cpulist(node as c_int, buf.as_mut_ptr().cast(), buf.len()) };
@@ -149,7 +149,7 @@ pub fn write_node_cpulist(node: usize, out: &mut impl fmt::Write) -> fmt::Result
 
 /// Why the host gave no block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TakeError {
+pub(crate) enum TakeError {
     /// The host had no free block there (or would have had to sleep).
     NoMemory,
     /// The host gave a block from another node or zone; it went back at once.
@@ -160,7 +160,7 @@ pub enum TakeError {
 ///
 /// Invariant: `pfn` is the first pfn of a block this value alone owns, taken
 /// with `alloc_pages_node(.., MAX_PAGE_ORDER)`; dropping it gives it back.
-pub struct HostBlock {
+pub(crate) struct HostBlock {
     pfn: u64,
 }
 
@@ -168,7 +168,7 @@ impl HostBlock {
     /// Takes one block on `node` from `zone`, checking that it landed there.
     /// With `can_sleep` false the host is asked with `GFP_NOWAIT`; with
     /// `opportunistic` it does not retry hard (`__GFP_NORETRY`).
-    pub fn take(node: usize, zone: ZoneType, can_sleep: bool, opportunistic: bool) -> Result<Self, TakeError> {
+    pub(crate) fn take(node: usize, zone: ZoneType, can_sleep: bool, opportunistic: bool) -> Result<Self, TakeError> {
         let (mut pfn, mut got_nid, mut got_kind): (c_ulong, c_int, c_int) = (0, -1, -1);
         // SAFETY: out pointers are valid locals; the glue frees a mismatched block itself.
         let ret = unsafe {
@@ -182,7 +182,7 @@ impl HostBlock {
     }
 
     /// First pfn of the block.
-    pub fn pfn(&self) -> u64 {
+    pub(crate) fn pfn(&self) -> u64 {
         self.pfn
     }
 }
@@ -196,27 +196,27 @@ impl Drop for HostBlock {
 
 /// Where the host says a page rkmem handed out really is: (node, zone).
 /// `pfn` must be a page rkmem owns (it is only read, never written).
-pub fn page_location(pfn: u64) -> (usize, Option<ZoneType>) {
+pub(crate) fn page_location(pfn: u64) -> (usize, Option<ZoneType>) {
     // SAFETY: the page is in a block rkmem holds, so its struct page exists.
     let (nid, kind) = unsafe { (rkmem_host_pfn_nid(pfn as c_ulong), rkmem_host_pfn_zone_kind(pfn as c_ulong)) };
     (nid as usize, usize::try_from(kind).ok().and_then(ZoneType::from_index))
 }
 
 /// One `alloc_pages_node` + `__free_pages` through the host (for timing).
-pub fn host_alloc_free(node: usize, order: u32) -> bool {
+pub(crate) fn host_alloc_free(node: usize, order: u32) -> bool {
     // SAFETY: allocates and frees in one call; nothing escapes.
     unsafe { rkmem_host_alloc_free_pages(node as c_int, order) }
 }
 
 /// Monotonic time in ns.
-pub fn now_ns() -> u64 {
+pub(crate) fn now_ns() -> u64 {
     // SAFETY: `ktime_get_ns` is safe in any context.
     unsafe { rkmem_host_time_ns() }
 }
 
 /// Runs `f` with preemption disabled: in atomic context, where sleeping
 /// would trip `DEBUG_ATOMIC_SLEEP`.
-pub fn in_atomic_section<R>(f: impl FnOnce() -> R) -> R {
+pub(crate) fn in_atomic_section<R>(f: impl FnOnce() -> R) -> R {
     // SAFETY: balanced with the `preempt_enable` below; `f` cannot skip it
     // (a panic in the kernel does not unwind).
     unsafe { rkmem_host_atomic_begin() };
@@ -227,7 +227,7 @@ pub fn in_atomic_section<R>(f: impl FnOnce() -> R) -> R {
 }
 
 /// A voluntary preemption point for long loops in process context.
-pub fn cond_resched() {
+pub(crate) fn cond_resched() {
     // SAFETY: callers only call this from process context without locks held.
     unsafe { rkmem_host_cond_resched() };
 }
@@ -236,10 +236,10 @@ pub fn cond_resched() {
 
 /// Lock backend: `spin_lock_irqsave`, so the allocator may be called from
 /// interrupt handlers (GFP_ATOMIC) without deadlocking on its own lock.
-pub struct IrqSpinLockBackend;
+pub(crate) struct IrqSpinLockBackend;
 
 /// A spinlock taken with interrupts disabled.
-pub type IrqSpinLock<T> = Lock<T, IrqSpinLockBackend>;
+pub(crate) type IrqSpinLock<T> = Lock<T, IrqSpinLockBackend>;
 
 /// Creates an [`IrqSpinLock`] initialiser with its own lockdep class.
 #[macro_export]
@@ -282,7 +282,7 @@ static STATE: AtomicPtr<Rkmem> = AtomicPtr::new(ptr::null_mut());
 /// owns. The module drops its debugfs files and shrinker (whose removal waits
 /// for running callbacks) before this, and no other module can call the C
 /// API then (they hold a reference on rkmem while linked to it).
-pub struct Published {
+pub(crate) struct Published {
     state: *mut Rkmem,
 }
 
@@ -293,7 +293,7 @@ unsafe impl Sync for Published {}
 
 impl Published {
     /// Publishes `state` to the C entry points.
-    pub fn new(state: Pin<KBox<Rkmem>>) -> Self {
+    pub(crate) fn new(state: Pin<KBox<Rkmem>>) -> Self {
         // SAFETY: we never move the state out of the pointer: it is only
         // rebuilt into the same pinned box in `drop`.
         let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(state) });
@@ -302,7 +302,7 @@ impl Published {
     }
 
     /// The state.
-    pub fn get(&self) -> &Rkmem {
+    pub(crate) fn get(&self) -> &Rkmem {
         // SAFETY: `state` came from `KBox::into_raw` and lives until `drop`.
         unsafe { &*self.state }
     }
@@ -327,7 +327,7 @@ fn published() -> Option<&'static Rkmem> {
 // ---- debugfs ----
 
 /// A debugfs directory, removed with everything in it on drop.
-pub struct DebugfsDir {
+pub(crate) struct DebugfsDir {
     dentry: *mut c_void,
 }
 
@@ -338,14 +338,14 @@ unsafe impl Sync for DebugfsDir {}
 
 impl DebugfsDir {
     /// Creates `/sys/kernel/debug/<name>`.
-    pub fn new(name: &CStr) -> Self {
+    pub(crate) fn new(name: &CStr) -> Self {
         // SAFETY: `name` is NUL-terminated and outlives the call.
         DebugfsDir { dentry: unsafe { rkmem_host_debugfs_dir(name.as_char_ptr()) } }
     }
 
     /// Adds a file whose reads call [`Rkmem::show`] and writes
     /// [`Rkmem::write`] with `id`.
-    pub fn file(&self, name: &CStr, mode: u16, id: usize) {
+    pub(crate) fn file(&self, name: &CStr, mode: u16, id: usize) {
         // SAFETY: `self.dentry` is our directory (or an error pointer, which
         // debugfs accepts and ignores); `name` outlives the call.
         unsafe { rkmem_host_debugfs_file(self.dentry, name.as_char_ptr(), mode, id as c_ulong) }
@@ -360,7 +360,7 @@ impl Drop for DebugfsDir {
 }
 
 /// A `seq_file` being filled by a debugfs read.
-pub struct SeqFile {
+pub(crate) struct SeqFile {
     m: *mut c_void,
 }
 
@@ -374,7 +374,7 @@ impl fmt::Write for SeqFile {
 
 /// debugfs read of file `id`.
 #[no_mangle]
-pub extern "C" fn rkmem_rust_show(m: *mut c_void, id: c_ulong) -> c_int {
+pub(crate) extern "C" fn rkmem_rust_show(m: *mut c_void, id: c_ulong) -> c_int {
     let Some(state) = published() else { return -(bindings::ENODEV as c_int) };
     let mut seq = SeqFile { m };
     match state.show(id as usize, &mut seq) {
@@ -385,7 +385,7 @@ pub extern "C" fn rkmem_rust_show(m: *mut c_void, id: c_ulong) -> c_int {
 
 /// debugfs write of file `id`: `buf` holds `len` bytes plus a NUL.
 #[no_mangle]
-pub extern "C" fn rkmem_rust_write(id: c_ulong, buf: *const c_char, len: usize) -> c_int {
+pub(crate) extern "C" fn rkmem_rust_write(id: c_ulong, buf: *const c_char, len: usize) -> c_int {
     let Some(state) = published() else { return -(bindings::ENODEV as c_int) };
     // SAFETY: the glue passes a kernel copy of the user's `len` bytes.
     let bytes = unsafe { core::slice::from_raw_parts(buf.cast::<u8>(), len) };
@@ -399,7 +399,7 @@ pub extern "C" fn rkmem_rust_write(id: c_ulong, buf: *const c_char, len: usize) 
 // ---- shrinker ----
 
 /// rkmem's registration with the host's shrinker (memory pressure).
-pub struct Shrinker {
+pub(crate) struct Shrinker {
     shrinker: *mut c_void,
 }
 
@@ -411,7 +411,7 @@ unsafe impl Sync for Shrinker {}
 impl Shrinker {
     /// Registers the NUMA-aware shrinker "rkmem"; its callbacks call
     /// [`Rkmem::shrink_count`] and [`Rkmem::shrink_scan`].
-    pub fn register() -> Result<Self> {
+    pub(crate) fn register() -> Result<Self> {
         // SAFETY: plain registration; callbacks only reach published state.
         let shrinker = unsafe { rkmem_host_shrinker_register() };
         if shrinker.is_null() {
@@ -430,13 +430,13 @@ impl Drop for Shrinker {
 
 /// Shrinker count: pages rkmem could give back on `nid` now.
 #[no_mangle]
-pub extern "C" fn rkmem_rust_shrink_count(nid: c_int) -> c_ulong {
+pub(crate) extern "C" fn rkmem_rust_shrink_count(nid: c_int) -> c_ulong {
     published().map_or(0, |s| s.shrink_count(nid as usize) as c_ulong)
 }
 
 /// Shrinker scan: give back up to `nr` pages on `nid`; returns pages freed.
 #[no_mangle]
-pub extern "C" fn rkmem_rust_shrink_scan(nid: c_int, nr: c_ulong) -> c_ulong {
+pub(crate) extern "C" fn rkmem_rust_shrink_scan(nid: c_int, nr: c_ulong) -> c_ulong {
     published().map_or(0, |s| s.shrink_scan(nid as usize, nr as usize) as c_ulong)
 }
 
@@ -444,7 +444,7 @@ pub extern "C" fn rkmem_rust_shrink_scan(nid: c_int, nr: c_ulong) -> c_ulong {
 
 /// Backs `rkmem_alloc_pages()`: 0 and `*pfn` set, or a negative errno.
 #[no_mangle]
-pub extern "C" fn rkmem_rust_alloc(
+pub(crate) extern "C" fn rkmem_rust_alloc(
     nid: c_int,
     highest_kind: c_int,
     this_node: bool,
@@ -470,7 +470,7 @@ pub extern "C" fn rkmem_rust_alloc(
 
 /// Backs `rkmem_free_pages()`.
 #[no_mangle]
-pub extern "C" fn rkmem_rust_free(pfn: c_ulong, order: c_uint) {
+pub(crate) extern "C" fn rkmem_rust_free(pfn: c_ulong, order: c_uint) {
     if let Some(state) = published() {
         state.free_pages(pfn as u64, order);
     }

@@ -141,7 +141,12 @@ void rkmem_host_cond_resched(void) { cond_resched(); }
 void rkmem_host_spin_lock_init(spinlock_t *lock, const char *name,
 			       struct lock_class_key *key)
 {
-	__spin_lock_init(lock, name, key);
+	/* As rust/helpers/spinlock.c: keep the caller's lockdep class. */
+#if defined(CONFIG_DEBUG_SPINLOCK) && !defined(CONFIG_PREEMPT_RT)
+	__raw_spin_lock_init(spinlock_check(lock), name, key, LD_WAIT_CONFIG);
+#else
+	spin_lock_init(lock);
+#endif
 }
 
 unsigned long rkmem_host_spin_lock_irqsave(spinlock_t *lock)

@@ -14,7 +14,9 @@ use kernel::{c_str, new_mutex};
 
 mod arena;
 mod debugfs;
-pub mod host;
+pub(crate) mod host;
+// Pure logic shared with the userspace test crate; later layers use more of it.
+#[allow(dead_code, unreachable_pub)]
 mod logic;
 
 use arena::{Arena, GrowError};
@@ -33,14 +35,59 @@ module! {
 }
 
 /// Pages the `test` knob holds for selftests, and its last benchmark.
-pub struct TestState {
-    held: KVec<(u64, u32)>,
+pub(crate) struct TestState {
+    held: Held,
     bench: Option<BenchResult>,
+}
+
+/// A stack of held (pfn, order) chunks. (6.12's kernel `Vec` has no `pop`:
+/// entries beyond `len` are stale and get overwritten.)
+pub(crate) struct Held {
+    items: KVVec<(u64, u32)>,
+    len: usize,
+}
+
+impl Held {
+    fn new() -> Self {
+        Held { items: KVVec::new(), len: 0 }
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &(u64, u32)> {
+        self.items.as_slice()[..self.len].iter()
+    }
+
+    /// Makes room for `additional` more chunks (may sleep).
+    fn reserve(&mut self, additional: usize) -> Result {
+        let short = (self.len + additional).saturating_sub(self.items.len());
+        self.items.extend_with(short, (0, 0), GFP_KERNEL)?;
+        Ok(())
+    }
+
+    /// Pushes into reserved room; `false` if there is none.
+    fn push(&mut self, item: (u64, u32)) -> bool {
+        match self.items.as_mut_slice().get_mut(self.len) {
+            Some(slot) => {
+                *slot = item;
+                self.len += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn pop(&mut self) -> Option<(u64, u32)> {
+        self.len = self.len.checked_sub(1)?;
+        self.items.as_slice().get(self.len).copied()
+    }
 }
 
 /// Median ns of one alloc+free pair, rkmem and host, from one interleaved run.
 #[derive(Clone, Copy)]
-pub struct BenchResult {
+pub(crate) struct BenchResult {
     order: u32,
     count: u64,
     rkmem_ns: u64,
@@ -49,7 +96,7 @@ pub struct BenchResult {
 
 /// The module's state: every arena and the map from blocks to arenas.
 #[pin_data]
-pub struct Rkmem {
+pub(crate) struct Rkmem {
     topology: Topology,
     arenas: KVec<Pin<KBox<Arena>>>,
     /// `arena_of[node][zone]`: index in `arenas`.
@@ -102,7 +149,7 @@ impl Rkmem {
                 arenas,
                 arena_of,
                 map,
-                test <- new_mutex!(TestState { held: KVec::new(), bench: None }, "rkmem_test"),
+                test <- new_mutex!(TestState { held: Held::new(), bench: None }, "rkmem_test"),
                 unowned_frees: AtomicU64::new(0),
                 warned: [const { AtomicBool::new(false) }; 3],
             }),
@@ -119,7 +166,7 @@ impl Rkmem {
     /// the fallback list in order, each first from held blocks, then by
     /// growing (up to its limit); a request that may sleep makes one last
     /// pass that lets the host reclaim.
-    pub fn alloc_pages(&self, placement: Placement, order: u32, can_sleep: bool) -> Result<u64> {
+    pub(crate) fn alloc_pages(&self, placement: Placement, order: u32, can_sleep: bool) -> Result<u64> {
         if order > MAX_ORDER {
             return Err(EINVAL);
         }
@@ -150,7 +197,7 @@ impl Rkmem {
 
     /// Frees pages from [`Rkmem::alloc_pages`]. A bad free is refused,
     /// counted, and reported once per kind; state does not change.
-    pub fn free_pages(&self, pfn: u64, order: u32) {
+    pub(crate) fn free_pages(&self, pfn: u64, order: u32) {
         let result = match self.map.lookup(pfn) {
             Some(owner) => match self.arenas.get(owner.arena) {
                 Some(arena) => arena.free(owner.slot, pfn, order),
@@ -169,13 +216,13 @@ impl Rkmem {
     }
 
     /// Pages on `node` that a shrink could give back now.
-    pub fn shrink_count(&self, node: usize) -> usize {
+    pub(crate) fn shrink_count(&self, node: usize) -> usize {
         self.arenas.iter().filter(|a| a.node == node).map(|a| a.whole_free_blocks() * BLOCK_PAGES).sum()
     }
 
     /// Gives back at least `nr_pages` pages on `node` if it can (whole
     /// blocks); returns pages given back.
-    pub fn shrink_scan(&self, node: usize, nr_pages: usize) -> usize {
+    pub(crate) fn shrink_scan(&self, node: usize, nr_pages: usize) -> usize {
         let mut freed = 0;
         for arena in self.arenas.iter().filter(|a| a.node == node) {
             if freed >= nr_pages {

@@ -98,6 +98,8 @@ build_kernel() { # build_kernel FLAVOUR
     local flavour=$1 tree start
     tree=$(kdir "$flavour")
     if [ -f "$tree/.rkmem-built" ]; then
+        # Out-of-tree modules need Module.symvers (from `make modules`).
+        [ -f "$tree/Module.symvers" ] || kernel_make "$tree" -s -j"$(nproc)" modules
         log "kernel $flavour is cached: $tree"
         return 0
     fi
@@ -112,7 +114,7 @@ build_kernel() { # build_kernel FLAVOUR
     kernel_make "$tree" -s olddefconfig
     verify_config "$tree" "$flavour" || { log "kernel config does not hold the fragments"; exit 1; }
     kernel_make "$tree" rustavailable >/dev/null
-    kernel_make "$tree" -j"$(nproc)" bzImage modules_prepare
+    kernel_make "$tree" -j"$(nproc)" bzImage modules
     echo "$(( $(date +%s) - start ))" > "$tree/.rkmem-built"
     log "kernel $flavour built in $(cat "$tree/.rkmem-built") s"
     # Drop stale trees of this flavour (other keys); they cannot be reused.

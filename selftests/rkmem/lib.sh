@@ -49,5 +49,6 @@ reset_rkmem() {
     knob shrink all >/dev/null
 }
 
-# check DESCRIPTION COMMAND...: one KTAP result.
+# check DESCRIPTION COMMAND [WORD...]: one KTAP result. ktap_test_result
+# word-splits its arguments: pass a function and simple words only.
 check() { local d=$1; shift; ktap_test_result "$d" "$@"; }

@@ -2,13 +2,15 @@
 # Runs TEST_PROGS of ./Makefile with the kernel's kselftest runner
 # ($KDIR/tools/testing/selftests/kselftest/runner.sh). Exits non-zero if any
 # test failed.
-set -u
+# (no set -u: the kernel's runner.sh reads unset variables)
 HERE=$(cd "$(dirname "$0")" && pwd)
 : "${KDIR:?KDIR must name the kernel tree (qemu/run sets it)}"
 export BASE_DIR=$KDIR/tools/testing/selftests
 export KDIR logfile=/dev/stdout
 # shellcheck source=/dev/null
 source "$BASE_DIR/kselftest/runner.sh"
+# runner.sh looks for "settings" under BASE_DIR only; ours is here.
+kselftest_default_timeout=$(sed -n 's/^timeout=//p' "$HERE/settings")
 tests=$(sed -n 's/^TEST_PROGS *:= *//p' "$HERE/Makefile")
 [ $# -gt 0 ] && tests="$*"
 cd "$HERE"

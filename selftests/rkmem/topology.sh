@@ -13,7 +13,10 @@ host_zones() {
     awk '/^Node/ { n = $2; sub(",", "", n); z = $4 }
          $1 == "present" && $2 > 0 && z != "Device" { print n, z }' /proc/zoneinfo | sort
 }
-check "one arena per populated (node, zone)" test "$(host_zones)" = "$(arenas | sort)"
+same_zones() {
+    [ "$(host_zones)" = "$(arenas | sort)" ] || { echo "# host: $(host_zones | tr '\n' ' '); rkmem: $(arenas | sort | tr '\n' ' ')"; return 1; }
+}
+check "one arena per populated (node, zone)" same_zones
 
 zone_matches() {
     local ok=0 n z line key want got
