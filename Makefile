@@ -8,6 +8,7 @@
 #   make check      userspace unit tests + kselftests in the VM
 #   make unit       userspace unit tests only
 #   make vm CMD='…' run CMD in the VM with rkmem loaded
+#   make bench      rkmem against the host allocator, on the perf kernel
 #   make clean
 #
 # KDIR=/path/to/built/kernel uses another tree instead of the cached one.
@@ -20,7 +21,7 @@ export RKMEM_CACHE ?= $(HOME)/.cache/rkmem
 kdir = $(or $(KDIR),$$($(SETUP) kdir $(FLAVOUR)))
 kmake = eval "$$($(SETUP) env)"; $(MAKE) -C "$(kdir)" M=$(CURDIR) LLVM=$$LLVM RUSTC=$$RUSTC BINDGEN=$$BINDGEN
 
-.PHONY: all module setup run check unit vm clean
+.PHONY: all module setup run check unit vm bench clean
 
 all: module
 
@@ -29,6 +30,7 @@ setup:
 
 module: setup
 	@$(kmake) modules
+	@$(kmake) M=$(CURDIR)/selftests/rkmem/client KBUILD_EXTRA_SYMBOLS=$(CURDIR)/Module.symvers modules
 
 run: module
 	@if [ -t 0 ] && [ -t 1 ]; then \
@@ -46,6 +48,11 @@ check: module
 vm: module
 	@KDIR="$(kdir)" qemu/run -- sh -c '$(CMD)'
 
+# Benchmarks run on the perf kernel (no debug options): FLAVOUR=perf.
+bench:
+	@$(MAKE) --no-print-directory FLAVOUR=perf module
+	@FLAVOUR=perf KDIR="$(or $(KDIR),$$($(SETUP) kdir perf))" qemu/run -- tools/bench
+
 clean:
-	@if [ -d "$(kdir)" ]; then $(kmake) clean; fi
+	@if [ -d "$(kdir)" ]; then $(kmake) clean; $(kmake) M=$(CURDIR)/selftests/rkmem/client clean; fi
 	rm -rf tools/rkmem-logic/target

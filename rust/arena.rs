@@ -58,52 +58,54 @@ pub(crate) struct ArenaState {
 #[derive(Default, Clone, Copy)]
 pub(crate) struct ArenaStats {
     /// Blocks taken from the host.
-    pub grows: u64,
+    pub(crate) grows: u64,
     /// Blocks given back to the host.
-    pub shrinks: u64,
+    pub(crate) shrinks: u64,
     /// Host blocks refused because they were on another node or zone.
-    pub mismatches: u64,
+    pub(crate) mismatches: u64,
     /// Growth attempts the host could not satisfy.
-    pub grow_failures: u64,
+    pub(crate) grow_failures: u64,
     /// Growth attempts refused by the limit.
-    pub capped: u64,
+    pub(crate) capped: u64,
 }
 
 /// A snapshot of an arena for reports.
 pub(crate) struct ArenaSnapshot {
     /// Blocks held.
-    pub blocks: usize,
+    pub(crate) blocks: usize,
     /// Block limit.
-    pub limit: usize,
+    pub(crate) limit: usize,
     /// Free pages.
-    pub free_pages: usize,
+    pub(crate) free_pages: usize,
     /// Free chunks per order.
-    pub nr_free: [usize; NR_ORDERS],
+    pub(crate) nr_free: [usize; NR_ORDERS],
     /// Buddy counters.
-    pub buddy: BuddyStats,
+    pub(crate) buddy: BuddyStats,
     /// Arena counters.
-    pub stats: ArenaStats,
+    pub(crate) stats: ArenaStats,
 }
 
 /// One (node, zone) arena.
 #[pin_data]
 pub(crate) struct Arena {
     /// Index in the module's arena table.
-    pub id: usize,
+    pub(crate) id: usize,
     /// NUMA node.
-    pub node: usize,
+    pub(crate) node: usize,
     /// Zone.
-    pub zone: ZoneType,
+    pub(crate) zone: ZoneType,
     /// The host's view of the zone at load time.
-    pub info: ZoneInfo,
+    pub(crate) info: ZoneInfo,
     /// Most blocks the zone could ever give (its managed pages in blocks).
-    pub max_blocks: usize,
+    pub(crate) max_blocks: usize,
+    /// Bytes of the slot table (one entry per possible block).
+    pub(crate) slot_table_bytes: usize,
     #[pin]
     state: IrqSpinLock<ArenaState>,
     /// Allocations that preferred this arena but were served by arena `i`.
-    pub fallback_to: [AtomicU64; MAX_ARENAS],
+    pub(crate) fallback_to: [AtomicU64; MAX_ARENAS],
     /// Allocations served here that preferred another arena.
-    pub fallback_in: AtomicU64,
+    pub(crate) fallback_in: AtomicU64,
 }
 
 /// Why an arena could not grow.
@@ -123,6 +125,7 @@ impl Arena {
         for _ in 0..max_blocks {
             slots.push(None, GFP_KERNEL)?;
         }
+        let slot_table_bytes = max_blocks * core::mem::size_of::<Option<OwnedBlock>>();
         let locked = ArenaState { buddy: BuddyArena::new(slots), limit: max_blocks, growing: 0, stats: ArenaStats::default() };
         KBox::pin_init(
             pin_init!(Arena {
@@ -131,6 +134,7 @@ impl Arena {
                 zone,
                 info,
                 max_blocks,
+                slot_table_bytes,
                 state <- new_irq_spinlock!(locked, "rkmem_arena"),
                 fallback_to: [const { AtomicU64::new(0) }; MAX_ARENAS],
                 fallback_in: AtomicU64::new(0),

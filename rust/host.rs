@@ -53,6 +53,7 @@ extern "C" {
     fn rkmem_host_pfn_zone_kind(pfn: c_ulong) -> c_int;
     fn rkmem_host_alloc_free_pages(nid: c_int, order: c_uint) -> bool;
     fn rkmem_host_time_ns() -> u64;
+    fn rkmem_host_kmalloc_size(size: usize) -> usize;
     fn rkmem_host_atomic_begin();
     fn rkmem_host_atomic_end();
     fn rkmem_host_cond_resched();
@@ -107,13 +108,13 @@ pub(crate) fn local_node() -> usize {
 #[derive(Clone, Copy, Default)]
 pub(crate) struct ZoneInfo {
     /// First pfn.
-    pub start_pfn: u64,
+    pub(crate) start_pfn: u64,
     /// Pages spanned, holes included.
-    pub spanned_pages: u64,
+    pub(crate) spanned_pages: u64,
     /// Pages present.
-    pub present_pages: u64,
+    pub(crate) present_pages: u64,
     /// Pages the host buddy allocator manages.
-    pub managed_pages: u64,
+    pub(crate) managed_pages: u64,
 }
 
 /// The host's view of (`node`, `zone`), or `None` if not populated.
@@ -206,6 +207,12 @@ pub(crate) fn page_location(pfn: u64) -> (usize, Option<ZoneType>) {
 pub(crate) fn host_alloc_free(node: usize, order: u32) -> bool {
     // SAFETY: allocates and frees in one call; nothing escapes.
     unsafe { rkmem_host_alloc_free_pages(node as c_int, order) }
+}
+
+/// Bytes kmalloc really uses for a `size`-byte object (its size class).
+pub(crate) fn kmalloc_size(size: usize) -> usize {
+    // SAFETY: pure arithmetic on the slab size classes.
+    unsafe { rkmem_host_kmalloc_size(size) }
 }
 
 /// Monotonic time in ns.

@@ -134,6 +134,7 @@ bool rkmem_host_alloc_free_pages(int nid, unsigned int order)
 }
 
 u64 rkmem_host_time_ns(void) { return ktime_get_ns(); }
+size_t rkmem_host_kmalloc_size(size_t size) { return kmalloc_size_roundup(size); }
 void rkmem_host_atomic_begin(void) { preempt_disable(); }
 void rkmem_host_atomic_end(void) { preempt_enable(); }
 void rkmem_host_cond_resched(void) { cond_resched(); }

@@ -57,6 +57,7 @@ int rkmem_host_pfn_nid(unsigned long pfn);
 int rkmem_host_pfn_zone_kind(unsigned long pfn);
 bool rkmem_host_alloc_free_pages(int nid, unsigned int order);
 u64 rkmem_host_time_ns(void);
+size_t rkmem_host_kmalloc_size(size_t size);
 void rkmem_host_atomic_begin(void);
 void rkmem_host_atomic_end(void);
 void rkmem_host_cond_resched(void);

@@ -102,6 +102,7 @@ pub(crate) struct Rkmem {
     /// `arena_of[node][zone]`: index in `arenas`.
     arena_of: [[Option<u8>; NR_ZONES]; MAX_NODES],
     map: BlockMap<KVec<AtomicU32>>,
+    map_len: usize,
     #[pin]
     test: Mutex<TestState>,
     /// Frees refused because no arena owns the page.
@@ -114,7 +115,7 @@ impl Rkmem {
     fn new() -> Result<Pin<KBox<Self>>> {
         let nr_nodes = host::nr_node_ids().min(MAX_NODES);
         if host::nr_node_ids() > MAX_NODES {
-            pr_warn!("rkmem: only the first {} nodes are managed\n", MAX_NODES);
+            pr_warn!("only the first {} nodes are managed\n", MAX_NODES);
         }
         let mut topology = Topology { nr_nodes, distance: [[0; MAX_NODES]; MAX_NODES], present: [[false; NR_ZONES]; MAX_NODES] };
         let mut arenas = KVec::new();
@@ -149,12 +150,18 @@ impl Rkmem {
                 arenas,
                 arena_of,
                 map,
+                map_len: blocks,
                 test <- new_mutex!(TestState { held: Held::new(), bench: None }, "rkmem_test"),
                 unowned_frees: AtomicU64::new(0),
                 warned: [const { AtomicBool::new(false) }; 3],
             }),
             GFP_KERNEL,
         )
+    }
+
+    /// Bytes of the block map.
+    fn map_bytes(&self) -> usize {
+        self.map_len * core::mem::size_of::<AtomicU32>()
     }
 
     fn arena(&self, node: usize, zone: ZoneType) -> Option<&Arena> {
@@ -211,7 +218,7 @@ impl Rkmem {
         }
         let kind = error as usize;
         if !self.warned[kind].swap(true, Ordering::Relaxed) {
-            pr_warn!("rkmem: refused free of pfn {:#x} order {}: {:?} (reported once per kind)\n", pfn, order, error);
+            pr_warn!("refused free of pfn {:#x} order {}: {:?} (reported once per kind)\n", pfn, order, error);
         }
     }
 
@@ -253,12 +260,12 @@ impl Rkmem {
         }
         if kept > 0 {
             pr_err!(
-                "rkmem: unload with {} pages still allocated: keeping their {} blocks from the host (leaked on purpose)\n",
+                "unload with {} pages still allocated: keeping their {} blocks from the host (leaked on purpose)\n",
                 in_use,
                 kept
             );
         }
-        pr_info!("rkmem: unload: took {} blocks from the host, returned {}, kept {}\n", taken, returned, kept);
+        pr_info!("unload: took {} blocks from the host, returned {}, kept {}\n", taken, returned, kept);
     }
 }
 
@@ -279,7 +286,7 @@ impl kernel::Module for RkmemModule {
         let dir = DebugfsDir::new(c_str!("rkmem"));
         debugfs::create_files(&dir);
         let rk = state.get();
-        pr_info!("rkmem: loaded: {} arenas on {} nodes\n", rk.arenas.len(), rk.topology.nr_nodes);
+        pr_info!("loaded: {} arenas on {} nodes\n", rk.arenas.len(), rk.topology.nr_nodes);
         Ok(RkmemModule { debugfs: Some(dir), shrinker: Some(shrinker), state })
     }
 }
