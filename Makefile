@@ -28,7 +28,14 @@ all: module
 setup:
 	@$(if $(KDIR),KDIR=$(KDIR)) $(SETUP) $(FLAVOUR)
 
+# Kbuild cannot tell objects built against another kernel tree (its command
+# lines are relative to the tree): remember the tree and clean on a switch.
 module: setup
+	@k="$(kdir)"; if [ "$$(cat .rkmem-kdir 2>/dev/null)" != "$$k" ]; then \
+		$(kmake) clean >/dev/null; \
+		$(kmake) M=$(CURDIR)/selftests/rkmem/client clean >/dev/null; \
+		echo "$$k" > .rkmem-kdir; \
+	fi
 	@$(kmake) modules
 	@$(kmake) M=$(CURDIR)/selftests/rkmem/client KBUILD_EXTRA_SYMBOLS=$(CURDIR)/Module.symvers modules
 

@@ -5,7 +5,7 @@
 source "$(dirname "$0")/lib.sh"
 
 ktap_print_header
-ktap_set_plan 8
+ktap_set_plan 9
 reset_rkmem
 
 lands_where_asked() {
@@ -112,6 +112,25 @@ atomic_growth() {
     [ "$(landed 1 Normal)" = 200 ] && [ "$(zinfo 1 Normal grows)" -ge 1 ]
 }
 check "atomic allocations grow without sleeping" atomic_growth
+reset_rkmem
+
+zone_mismatch_detected() {
+    # Take node 0's Normal zone dry of whole blocks: the host then serves a
+    # Normal|THISNODE request from DMA32 (its zonelist), which rkmem must
+    # notice, give back at once and count, and prefill reports -ENOMEM.
+    local max m0 m1 held err
+    max=$(sed -n 's/^node=0 zone=Normal .*max=//p' "$D/limit")
+    m0=$(mem_free_kb)
+    err=$(knob prefill "node=0 zone=Normal blocks=$max") && { echo "# the whole zone was free?"; return 1; }
+    m1=$(mem_free_kb)
+    held=$(zinfo 0 Normal blocks)
+    echo "# prefill: '$err'; held $held of $max blocks; mismatches $(zinfo 0 Normal zone_mismatches); MemFree -$(( (m0 - m1) / 1024 )) MiB"
+    [ "$err" = "Cannot allocate memory" ] && [ "$(zinfo 0 Normal zone_mismatches)" -ge 1 ] &&
+    [ "$(zinfo 0 DMA32 blocks)" = 0 ] &&
+    # nothing beyond the held blocks left the host (20 MiB of slack for noise)
+    [ $(( (m0 - m1) / 1024 )) -le $(( held * 4 + 20 )) ]
+}
+check "a block from the wrong zone is detected, returned and counted" zone_mismatch_detected
 reset_rkmem
 
 ktap_finished

@@ -15,5 +15,6 @@ tests=$(sed -n 's/^TEST_PROGS *:= *//p' "$HERE/Makefile")
 [ $# -gt 0 ] && tests="$*"
 cd "$HERE"
 out=$(mktemp)
+trap 'rm -f "$out"' EXIT
 run_many $tests | tee "$out"
 ! grep -q '^not ok ' "$out"
