@@ -6,7 +6,7 @@ source "$(dirname "$0")/lib.sh"
 CLIENT=$(dirname "$RKMEM_KO")/selftests/rkmem/client/rkmem_client.ko
 
 ktap_print_header
-ktap_set_plan 4
+ktap_set_plan 5
 reset_rkmem
 
 client_checks_pass() {
@@ -19,6 +19,26 @@ check "a C module links against the API; placement and atomic checks pass" clien
 in_use() { ! rmmod rkmem 2>/dev/null && [ -d "$D" ]; }
 check "rkmem cannot be unloaded while a client is linked" in_use
 rmmod rkmem_client
+
+bad_frees() { awk '$1 == "bad_frees" { n += $2 } END { print n + 0 }' "$D/zoneinfo"; }
+
+concurrent_stress() {
+    # Both CPUs allocate and free at once while the shell keeps shrinking.
+    local bad_before
+    bad_before=$(bad_frees)
+    dmesg -c >/dev/null
+    touch /tmp/rkmem-stress
+    ( while [ -e /tmp/rkmem-stress ]; do echo all > "$D/shrink"; done ) &
+    insmod "$CLIENT" stress=20000
+    local status=$?
+    rm -f /tmp/rkmem-stress
+    wait
+    dmesg | grep rkmem_client | sed 's/^/# /'
+    [ $status = 0 ] && rmmod rkmem_client && knob test verify >/dev/null &&
+    dmesg | grep -q "rkmem_client: stress: [0-9]* allocations on 2 CPUs, 0 broken tags" &&
+    [ "$(bad_frees)" = "$bad_before" ]
+}
+check "concurrent alloc/free on every CPU with shrinks: no page given twice" concurrent_stress
 
 leaky_client_unload() {
     dmesg -c >/dev/null
