@@ -9,6 +9,7 @@
 #   make unit       userspace unit tests only
 #   make vm CMD='…' run CMD in the VM with rkmem loaded
 #   make bench      rkmem against the host allocator, on the perf kernel
+#   make lint       rustfmt, checkpatch and clippy
 #   make clean
 #
 # KDIR=/path/to/built/kernel uses another tree instead of the cached one.
@@ -21,7 +22,7 @@ export RKMEM_CACHE ?= $(HOME)/.cache/rkmem
 kdir = $(or $(KDIR),$$($(SETUP) kdir $(FLAVOUR)))
 kmake = eval "$$($(SETUP) env)"; $(MAKE) -C "$(kdir)" M=$(CURDIR) LLVM=$$LLVM RUSTC=$$RUSTC BINDGEN=$$BINDGEN
 
-.PHONY: all module setup run check unit vm bench clean
+.PHONY: all module setup run check unit vm bench lint clean
 
 all: module
 
@@ -54,6 +55,15 @@ check: module
 
 vm: module
 	@KDIR="$(kdir)" qemu/run -- sh -c '$(CMD)'
+
+# Style as the kernel checks it: rustfmt with its .rustfmt.toml, checkpatch
+# on the C files, clippy on the pure logic.
+lint: setup
+	@k="$(kdir)"; rustfmt --check --config-path "$$k/.rustfmt.toml" --edition 2021 \
+		rust/rkmem_main.rs tools/rkmem-logic/src/lib.rs && \
+	"$$k/scripts/checkpatch.pl" --no-tree --terse -f rust/*.c rust/*.h \
+		selftests/rkmem/client/*.c && \
+	cd tools/rkmem-logic && cargo clippy --all-targets -- -D warnings
 
 # Benchmarks run on the perf kernel (no debug options): FLAVOUR=perf.
 bench:

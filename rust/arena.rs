@@ -119,14 +119,24 @@ pub(crate) enum GrowError {
 
 impl Arena {
     /// A new, empty arena for a populated zone.
-    pub(crate) fn new(id: usize, node: usize, zone: ZoneType, info: ZoneInfo) -> Result<Pin<KBox<Self>>> {
+    pub(crate) fn new(
+        id: usize,
+        node: usize,
+        zone: ZoneType,
+        info: ZoneInfo,
+    ) -> Result<Pin<KBox<Self>>> {
         let max_blocks = (info.managed_pages as usize).div_ceil(BLOCK_PAGES);
         let mut slots = KVec::with_capacity(max_blocks, GFP_KERNEL)?;
         for _ in 0..max_blocks {
             slots.push(None, GFP_KERNEL)?;
         }
         let slot_table_bytes = max_blocks * core::mem::size_of::<Option<OwnedBlock>>();
-        let locked = ArenaState { buddy: BuddyArena::new(slots), limit: max_blocks, growing: 0, stats: ArenaStats::default() };
+        let locked = ArenaState {
+            buddy: BuddyArena::new(slots),
+            limit: max_blocks,
+            growing: 0,
+            stats: ArenaStats::default(),
+        };
         KBox::pin_init(
             pin_init!(Arena {
                 id,
@@ -150,7 +160,12 @@ impl Arena {
 
     /// Takes one more block from the host and adds it. Sleeps only if
     /// `can_sleep`.
-    pub(crate) fn grow(&self, map: &BlockMap<KVec<core::sync::atomic::AtomicU32>>, can_sleep: bool, opportunistic: bool) -> Result<(), GrowError> {
+    pub(crate) fn grow(
+        &self,
+        map: &BlockMap<KVec<core::sync::atomic::AtomicU32>>,
+        can_sleep: bool,
+        opportunistic: bool,
+    ) -> Result<(), GrowError> {
         {
             let mut st = self.state.lock();
             if st.buddy.blocks() + st.growing >= st.limit {
@@ -186,7 +201,13 @@ impl Arena {
             drop(block);
             return Err(GrowError::NoMemory);
         };
-        if !map.insert(pfn, Owner { arena: self.id, slot }) {
+        if !map.insert(
+            pfn,
+            Owner {
+                arena: self.id,
+                slot,
+            },
+        ) {
             st.stats.grow_failures += 1;
             drop(st);
             drop(block);
@@ -210,12 +231,18 @@ impl Arena {
 
     /// Gives up to `max_blocks` wholly free blocks back to the host; returns
     /// how many. One block per lock hold; pages go back outside the lock.
-    pub(crate) fn shrink(&self, map: &BlockMap<KVec<core::sync::atomic::AtomicU32>>, max_blocks: usize) -> usize {
+    pub(crate) fn shrink(
+        &self,
+        map: &BlockMap<KVec<core::sync::atomic::AtomicU32>>,
+        max_blocks: usize,
+    ) -> usize {
         let mut done = 0;
         while done < max_blocks {
             let block = {
                 let mut st = self.state.lock();
-                let Some(block) = st.buddy.pop_whole_block() else { break };
+                let Some(block) = st.buddy.pop_whole_block() else {
+                    break;
+                };
                 map.remove(block.base_pfn());
                 st.stats.shrinks += 1;
                 block
@@ -228,7 +255,10 @@ impl Arena {
 
     /// Wholly free blocks that [`Arena::shrink`] could give back now.
     pub(crate) fn whole_free_blocks(&self) -> usize {
-        self.state.lock().buddy.nr_free(crate::logic::order::MAX_ORDER)
+        self.state
+            .lock()
+            .buddy
+            .nr_free(crate::logic::order::MAX_ORDER)
     }
 
     /// Sets the block limit (`1..=max_blocks`, checked by the caller). Blocks
@@ -262,7 +292,10 @@ impl Arena {
     /// Unload: gives back every wholly free block; blocks with pages still
     /// allocated are detached and deliberately kept from the host (never
     /// free memory someone may still use). Returns (blocks kept, pages in use).
-    pub(crate) fn teardown(&self, map: &BlockMap<KVec<core::sync::atomic::AtomicU32>>) -> (usize, usize) {
+    pub(crate) fn teardown(
+        &self,
+        map: &BlockMap<KVec<core::sync::atomic::AtomicU32>>,
+    ) -> (usize, usize) {
         self.shrink(map, usize::MAX);
         let mut kept = (0, 0);
         let mut st = self.state.lock();

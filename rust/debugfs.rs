@@ -89,7 +89,12 @@ impl Rkmem {
             write!(
                 out,
                 "node={} zone={} start_pfn={} spanned={} present={} managed={} cpus=",
-                arena.node, arena.zone.name(), info.start_pfn, info.spanned_pages, info.present_pages, info.managed_pages
+                arena.node,
+                arena.zone.name(),
+                info.start_pfn,
+                info.spanned_pages,
+                info.present_pages,
+                info.managed_pages
             )?;
             host::write_node_cpulist(arena.node, out)?;
             writeln!(out)?;
@@ -127,8 +132,16 @@ impl Rkmem {
                 ("grow_capped", s.stats.capped),
                 ("alloc_failures", s.buddy.failures),
                 ("bad_frees", s.buddy.bad_frees),
-                ("fallback_in", arena.fallback_in.load(core::sync::atomic::Ordering::Relaxed)),
-                ("meta_bytes", (s.blocks * crate::logic::buddy::BLOCK_META_BYTES) as u64),
+                (
+                    "fallback_in",
+                    arena
+                        .fallback_in
+                        .load(core::sync::atomic::Ordering::Relaxed),
+                ),
+                (
+                    "meta_bytes",
+                    (s.blocks * crate::logic::buddy::BLOCK_META_BYTES) as u64,
+                ),
             ];
             for (name, value) in rows {
                 writeln!(out, "  {:<16} {}", name, value)?;
@@ -143,7 +156,13 @@ impl Rkmem {
             for to in self.arenas.iter() {
                 let n = arena.fallback_to[to.id].load(core::sync::atomic::Ordering::Relaxed);
                 if n > 0 {
-                    writeln!(out, "  fallback_to      node={} zone={} {}", to.node, to.zone.name(), n)?;
+                    writeln!(
+                        out,
+                        "  fallback_to      node={} zone={} {}",
+                        to.node,
+                        to.zone.name(),
+                        n
+                    )?;
                 }
             }
         }
@@ -157,15 +176,36 @@ impl Rkmem {
         use crate::logic::order::BLOCK_PAGES;
         let blocks: usize = self.arenas.iter().map(|a| a.snapshot().blocks).sum();
         let per_block = host::kmalloc_size(BLOCK_META_BYTES);
-        let tables: usize = self.arenas.iter().map(|a| a.slot_table_bytes).sum::<usize>() + self.map_bytes();
+        let tables: usize = self
+            .arenas
+            .iter()
+            .map(|a| a.slot_table_bytes)
+            .sum::<usize>()
+            + self.map_bytes();
         writeln!(out, "rkmem")?;
-        writeln!(out, "  {:<16} {}", "unowned_frees", self.unowned_frees.load(core::sync::atomic::Ordering::Relaxed))?;
+        writeln!(
+            out,
+            "  {:<16} {}",
+            "unowned_frees",
+            self.unowned_frees
+                .load(core::sync::atomic::Ordering::Relaxed)
+        )?;
         writeln!(out, "  {:<16} {}", "blocks_held", blocks)?;
-        writeln!(out, "  {:<16} {} (kmalloc {})", "block_meta_bytes", BLOCK_META_BYTES, per_block)?;
+        writeln!(
+            out,
+            "  {:<16} {} (kmalloc {})",
+            "block_meta_bytes", BLOCK_META_BYTES, per_block
+        )?;
         writeln!(out, "  {:<16} {}", "table_bytes", tables)?;
         if blocks > 0 {
             let milli = (blocks * per_block + tables) * 1000 / (blocks * BLOCK_PAGES);
-            writeln!(out, "  {:<16} {}.{:03}", "meta_bytes_per_page", milli / 1000, milli % 1000)?;
+            writeln!(
+                out,
+                "  {:<16} {}.{:03}",
+                "meta_bytes_per_page",
+                milli / 1000,
+                milli % 1000
+            )?;
         }
         Ok(())
     }
@@ -173,7 +213,15 @@ impl Rkmem {
     fn show_limits(&self, out: &mut impl Write) -> core::fmt::Result {
         for arena in self.arenas.iter() {
             let s = arena.snapshot();
-            writeln!(out, "node={} zone={} blocks={} held={} max={}", arena.node, arena.zone.name(), s.limit, s.blocks, arena.max_blocks)?;
+            writeln!(
+                out,
+                "node={} zone={} blocks={} held={} max={}",
+                arena.node,
+                arena.zone.name(),
+                s.limit,
+                s.blocks,
+                arena.max_blocks
+            )?;
         }
         Ok(())
     }
@@ -206,7 +254,11 @@ impl Rkmem {
             writeln!(
                 out,
                 "bench order={} count={} rkmem_ns={} host_ns={} ratio_x100={}",
-                b.order, b.count, b.rkmem_ns, b.host_ns, b.rkmem_ns * 100 / b.host_ns.max(1)
+                b.order,
+                b.count,
+                b.rkmem_ns,
+                b.host_ns,
+                b.rkmem_ns * 100 / b.host_ns.max(1)
             )?;
         }
         Ok(())
@@ -270,9 +322,19 @@ impl Rkmem {
 
     fn write_test(&self, text: &str) -> Result {
         match cmd::parse_test(text).map_err(cmd_err)? {
-            TestCmd::Alloc { arena, order, count, this_node, atomic } => {
+            TestCmd::Alloc {
+                arena,
+                order,
+                count,
+                this_node,
+                atomic,
+            } => {
                 self.check_node(arena.node)?;
-                let placement = Placement { node: arena.node, highest_zone: arena.zone, this_node };
+                let placement = Placement {
+                    node: arena.node,
+                    highest_zone: arena.zone,
+                    this_node,
+                };
                 let mut test = self.test.lock();
                 test.held.reserve(count as usize)?;
                 for _ in 0..count {
@@ -305,7 +367,12 @@ impl Rkmem {
             TestCmd::Verify => {
                 for arena in self.arenas.iter() {
                     if let Err(why) = arena.verify() {
-                        pr_err!("node {} zone {}: buddy invariant broken: {}\n", arena.node, arena.zone.name(), why);
+                        pr_err!(
+                            "node {} zone {}: buddy invariant broken: {}\n",
+                            arena.node,
+                            arena.zone.name(),
+                            why
+                        );
                         return Err(EIO);
                     }
                 }
@@ -335,8 +402,15 @@ impl Rkmem {
     }
 
     fn bad_free_total(&self) -> u64 {
-        let in_arenas: u64 = self.arenas.iter().map(|a| a.snapshot().buddy.bad_frees).sum();
-        in_arenas + self.unowned_frees.load(core::sync::atomic::Ordering::Relaxed)
+        let in_arenas: u64 = self
+            .arenas
+            .iter()
+            .map(|a| a.snapshot().buddy.bad_frees)
+            .sum();
+        in_arenas
+            + self
+                .unowned_frees
+                .load(core::sync::atomic::Ordering::Relaxed)
     }
 
     /// `count` alloc+free pairs through rkmem, then through the host, five
@@ -344,7 +418,11 @@ impl Rkmem {
     fn bench(&self, order: u32, count: u64) -> Result<BenchResult> {
         const ROUNDS: usize = 5;
         let node = host::local_node();
-        let placement = Placement { node, highest_zone: ZoneType::Normal, this_node: false };
+        let placement = Placement {
+            node,
+            highest_zone: ZoneType::Normal,
+            this_node: false,
+        };
         let (mut rk, mut hs) = ([0u64; ROUNDS], [0u64; ROUNDS]);
         for round in 0..ROUNDS {
             let start = host::now_ns();
@@ -364,7 +442,12 @@ impl Rkmem {
         }
         rk.sort_unstable();
         hs.sort_unstable();
-        Ok(BenchResult { order, count, rkmem_ns: rk[ROUNDS / 2], host_ns: hs[ROUNDS / 2] })
+        Ok(BenchResult {
+            order,
+            count,
+            rkmem_ns: rk[ROUNDS / 2],
+            host_ns: hs[ROUNDS / 2],
+        })
     }
 }
 

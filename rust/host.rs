@@ -8,10 +8,10 @@
 //! [`Shrinker`] are registrations undone on drop, and the `rkmem_rust_*`
 //! functions are the entry points C calls (debugfs, shrinker, the C API).
 
-use kernel::ffi::{c_char, c_int, c_uint, c_ulong, c_void};
 use core::fmt;
 use core::ptr;
 use core::sync::atomic::{AtomicPtr, Ordering};
+use kernel::ffi::{c_char, c_int, c_uint, c_ulong, c_void};
 
 use kernel::bindings;
 use kernel::prelude::*;
@@ -134,7 +134,10 @@ pub(crate) fn zone_info(node: usize, zone: ZoneType) -> Option<ZoneInfo> {
 pub(crate) fn node_pfn_range(node: usize) -> (u64, u64) {
     // SAFETY: reads the node's pgdat, which exists while the node is online.
     unsafe {
-        (rkmem_host_node_start_pfn(node as c_int) as u64, rkmem_host_node_end_pfn(node as c_int) as u64)
+        (
+            rkmem_host_node_start_pfn(node as c_int) as u64,
+            rkmem_host_node_end_pfn(node as c_int) as u64,
+        )
     }
 }
 
@@ -169,11 +172,24 @@ impl HostBlock {
     /// Takes one block on `node` from `zone`, checking that it landed there.
     /// With `can_sleep` false the host is asked with `GFP_NOWAIT`; with
     /// `opportunistic` it does not retry hard (`__GFP_NORETRY`).
-    pub(crate) fn take(node: usize, zone: ZoneType, can_sleep: bool, opportunistic: bool) -> Result<Self, TakeError> {
+    pub(crate) fn take(
+        node: usize,
+        zone: ZoneType,
+        can_sleep: bool,
+        opportunistic: bool,
+    ) -> Result<Self, TakeError> {
         let (mut pfn, mut got_nid, mut got_kind): (c_ulong, c_int, c_int) = (0, -1, -1);
         // SAFETY: out pointers are valid locals; the glue frees a mismatched block itself.
         let ret = unsafe {
-            rkmem_host_alloc_block(node as c_int, zone as c_int, can_sleep, opportunistic, &mut pfn, &mut got_nid, &mut got_kind)
+            rkmem_host_alloc_block(
+                node as c_int,
+                zone as c_int,
+                can_sleep,
+                opportunistic,
+                &mut pfn,
+                &mut got_nid,
+                &mut got_kind,
+            )
         };
         match ret {
             0 => Ok(HostBlock { pfn: pfn as u64 }),
@@ -199,8 +215,16 @@ impl Drop for HostBlock {
 /// `pfn` must be a page rkmem owns (it is only read, never written).
 pub(crate) fn page_location(pfn: u64) -> (usize, Option<ZoneType>) {
     // SAFETY: the page is in a block rkmem holds, so its struct page exists.
-    let (nid, kind) = unsafe { (rkmem_host_pfn_nid(pfn as c_ulong), rkmem_host_pfn_zone_kind(pfn as c_ulong)) };
-    (nid as usize, usize::try_from(kind).ok().and_then(ZoneType::from_index))
+    let (nid, kind) = unsafe {
+        (
+            rkmem_host_pfn_nid(pfn as c_ulong),
+            rkmem_host_pfn_zone_kind(pfn as c_ulong),
+        )
+    };
+    (
+        nid as usize,
+        usize::try_from(kind).ok().and_then(ZoneType::from_index),
+    )
 }
 
 /// One `alloc_pages_node` + `__free_pages` through the host (for timing).
@@ -347,7 +371,9 @@ impl DebugfsDir {
     /// Creates `/sys/kernel/debug/<name>`.
     pub(crate) fn new(name: &CStr) -> Self {
         // SAFETY: `name` is NUL-terminated and outlives the call.
-        DebugfsDir { dentry: unsafe { rkmem_host_debugfs_dir(name.as_char_ptr()) } }
+        DebugfsDir {
+            dentry: unsafe { rkmem_host_debugfs_dir(name.as_char_ptr()) },
+        }
     }
 
     /// Adds a file whose reads call [`Rkmem::show`] and writes
@@ -382,7 +408,9 @@ impl fmt::Write for SeqFile {
 /// debugfs read of file `id`.
 #[no_mangle]
 pub(crate) extern "C" fn rkmem_rust_show(m: *mut c_void, id: c_ulong) -> c_int {
-    let Some(state) = published() else { return -(bindings::ENODEV as c_int) };
+    let Some(state) = published() else {
+        return -(bindings::ENODEV as c_int);
+    };
     let mut seq = SeqFile { m };
     match state.show(id as usize, &mut seq) {
         Ok(()) => 0,
@@ -393,10 +421,14 @@ pub(crate) extern "C" fn rkmem_rust_show(m: *mut c_void, id: c_ulong) -> c_int {
 /// debugfs write of file `id`: `buf` holds `len` bytes plus a NUL.
 #[no_mangle]
 pub(crate) extern "C" fn rkmem_rust_write(id: c_ulong, buf: *const c_char, len: usize) -> c_int {
-    let Some(state) = published() else { return -(bindings::ENODEV as c_int) };
+    let Some(state) = published() else {
+        return -(bindings::ENODEV as c_int);
+    };
     // SAFETY: the glue passes a kernel copy of the user's `len` bytes.
     let bytes = unsafe { core::slice::from_raw_parts(buf.cast::<u8>(), len) };
-    let Ok(text) = core::str::from_utf8(bytes) else { return -(bindings::EINVAL as c_int) };
+    let Ok(text) = core::str::from_utf8(bytes) else {
+        return -(bindings::EINVAL as c_int);
+    };
     match state.write(id as usize, text) {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
@@ -459,12 +491,22 @@ pub(crate) extern "C" fn rkmem_rust_alloc(
     order: c_uint,
     pfn: *mut c_ulong,
 ) -> c_int {
-    let Some(state) = published() else { return -(bindings::ENODEV as c_int) };
-    let (Ok(node), Some(zone)) = (usize::try_from(nid), usize::try_from(highest_kind).ok().and_then(ZoneType::from_index))
-    else {
+    let Some(state) = published() else {
+        return -(bindings::ENODEV as c_int);
+    };
+    let (Ok(node), Some(zone)) = (
+        usize::try_from(nid),
+        usize::try_from(highest_kind)
+            .ok()
+            .and_then(ZoneType::from_index),
+    ) else {
         return -(bindings::EINVAL as c_int);
     };
-    let placement = crate::logic::zonelist::Placement { node, highest_zone: zone, this_node };
+    let placement = crate::logic::zonelist::Placement {
+        node,
+        highest_zone: zone,
+        this_node,
+    };
     match state.alloc_pages(placement, order, can_sleep) {
         Ok(got) => {
             // SAFETY: the glue passes a valid out pointer.

@@ -49,7 +49,10 @@ pub(crate) struct Held {
 
 impl Held {
     fn new() -> Self {
-        Held { items: KVVec::new(), len: 0 }
+        Held {
+            items: KVVec::new(),
+            len: 0,
+        }
     }
 
     fn len(&self) -> usize {
@@ -117,7 +120,11 @@ impl Rkmem {
         if host::nr_node_ids() > MAX_NODES {
             pr_warn!("only the first {} nodes are managed\n", MAX_NODES);
         }
-        let mut topology = Topology { nr_nodes, distance: [[0; MAX_NODES]; MAX_NODES], present: [[false; NR_ZONES]; MAX_NODES] };
+        let mut topology = Topology {
+            nr_nodes,
+            distance: [[0; MAX_NODES]; MAX_NODES],
+            present: [[false; NR_ZONES]; MAX_NODES],
+        };
         let mut arenas = KVec::new();
         let mut arena_of = [[None; NR_ZONES]; MAX_NODES];
         let (mut first_pfn, mut end_pfn) = (u64::MAX, 0);
@@ -129,7 +136,9 @@ impl Rkmem {
             first_pfn = first_pfn.min(start);
             end_pfn = end_pfn.max(end);
             for zone in ZoneType::ALL {
-                let Some(info) = host::zone_info(node, zone) else { continue };
+                let Some(info) = host::zone_info(node, zone) else {
+                    continue;
+                };
                 topology.present[node][zone as usize] = true;
                 arena_of[node][zone as usize] = Some(arenas.len() as u8);
                 arenas.push(Arena::new(arenas.len(), node, zone, info)?, GFP_KERNEL)?;
@@ -173,16 +182,27 @@ impl Rkmem {
     /// the fallback list in order, each first from held blocks, then by
     /// growing (up to its limit); a request that may sleep makes one last
     /// pass that lets the host reclaim.
-    pub(crate) fn alloc_pages(&self, placement: Placement, order: u32, can_sleep: bool) -> Result<u64> {
+    pub(crate) fn alloc_pages(
+        &self,
+        placement: Placement,
+        order: u32,
+        can_sleep: bool,
+    ) -> Result<u64> {
         if order > MAX_ORDER {
             return Err(EINVAL);
         }
         let list = self.topology.fallback(placement);
-        let preferred = list.iter().next().and_then(|(n, z)| self.arena(n, z)).ok_or(ENOMEM)?;
+        let preferred = list
+            .iter()
+            .next()
+            .and_then(|(n, z)| self.arena(n, z))
+            .ok_or(ENOMEM)?;
         let passes: &[bool] = if can_sleep { &[true, false] } else { &[true] };
         for &opportunistic in passes {
             for (node, zone) in list.iter() {
-                let Some(arena) = self.arena(node, zone) else { continue };
+                let Some(arena) = self.arena(node, zone) else {
+                    continue;
+                };
                 let mut pfn = arena.alloc_held(order);
                 while pfn.is_none() {
                     match arena.grow(&self.map, can_sleep, opportunistic) {
@@ -218,13 +238,22 @@ impl Rkmem {
         }
         let kind = error as usize;
         if !self.warned[kind].swap(true, Ordering::Relaxed) {
-            pr_warn!("refused free of pfn {:#x} order {}: {:?} (reported once per kind)\n", pfn, order, error);
+            pr_warn!(
+                "refused free of pfn {:#x} order {}: {:?} (reported once per kind)\n",
+                pfn,
+                order,
+                error
+            );
         }
     }
 
     /// Pages on `node` that a shrink could give back now.
     pub(crate) fn shrink_count(&self, node: usize) -> usize {
-        self.arenas.iter().filter(|a| a.node == node).map(|a| a.whole_free_blocks() * BLOCK_PAGES).sum()
+        self.arenas
+            .iter()
+            .filter(|a| a.node == node)
+            .map(|a| a.whole_free_blocks() * BLOCK_PAGES)
+            .sum()
     }
 
     /// Gives back at least `nr_pages` pages on `node` if it can (whole
@@ -235,7 +264,8 @@ impl Rkmem {
             if freed >= nr_pages {
                 break;
             }
-            freed += arena.shrink(&self.map, (nr_pages - freed).div_ceil(BLOCK_PAGES)) * BLOCK_PAGES;
+            freed +=
+                arena.shrink(&self.map, (nr_pages - freed).div_ceil(BLOCK_PAGES)) * BLOCK_PAGES;
         }
         freed
     }
@@ -265,7 +295,12 @@ impl Rkmem {
                 kept
             );
         }
-        pr_info!("unload: took {} blocks from the host, returned {}, kept {}\n", taken, returned, kept);
+        pr_info!(
+            "unload: took {} blocks from the host, returned {}, kept {}\n",
+            taken,
+            returned,
+            kept
+        );
     }
 }
 
@@ -286,8 +321,16 @@ impl kernel::Module for RkmemModule {
         let dir = DebugfsDir::new(c_str!("rkmem"));
         debugfs::create_files(&dir);
         let rk = state.get();
-        pr_info!("loaded: {} arenas on {} nodes\n", rk.arenas.len(), rk.topology.nr_nodes);
-        Ok(RkmemModule { debugfs: Some(dir), shrinker: Some(shrinker), state })
+        pr_info!(
+            "loaded: {} arenas on {} nodes\n",
+            rk.arenas.len(),
+            rk.topology.nr_nodes
+        );
+        Ok(RkmemModule {
+            debugfs: Some(dir),
+            shrinker: Some(shrinker),
+            state,
+        })
     }
 }
 

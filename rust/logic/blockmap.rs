@@ -37,7 +37,10 @@ impl<T: Deref<Target = [AtomicU32]>> BlockMap<T> {
     /// A map covering blocks from the one holding `first_pfn` on; `entries`
     /// must hold one zeroed atomic per block up to the highest pfn.
     pub fn new(first_pfn: u64, entries: T) -> Self {
-        BlockMap { first_block: first_pfn >> MAX_ORDER, entries }
+        BlockMap {
+            first_block: first_pfn >> MAX_ORDER,
+            entries,
+        }
     }
 
     /// Number of blocks needed to cover `[first_pfn, end_pfn)`.
@@ -56,7 +59,10 @@ impl<T: Deref<Target = [AtomicU32]>> BlockMap<T> {
         if value == 0 {
             return None;
         }
-        Some(Owner { arena: (value >> SLOT_BITS) as usize - 1, slot: (value & ((1 << SLOT_BITS) - 1)) as usize })
+        Some(Owner {
+            arena: (value >> SLOT_BITS) as usize - 1,
+            slot: (value & ((1 << SLOT_BITS) - 1)) as usize,
+        })
     }
 
     /// Records `owner` for the block holding `pfn`; false if out of range,
@@ -67,7 +73,9 @@ impl<T: Deref<Target = [AtomicU32]>> BlockMap<T> {
         }
         let value = ((owner.arena as u32 + 1) << SLOT_BITS) | owner.slot as u32;
         match self.entry(pfn) {
-            Some(e) => e.compare_exchange(0, value, Ordering::Release, Ordering::Relaxed).is_ok(),
+            Some(e) => e
+                .compare_exchange(0, value, Ordering::Release, Ordering::Relaxed)
+                .is_ok(),
             None => false,
         }
     }
@@ -94,7 +102,10 @@ mod tests {
         let map = BlockMap::new(first, (0..n).map(|_| AtomicU32::new(0)).collect::<Vec<_>>());
         let owner = Owner { arena: 3, slot: 77 };
         assert!(map.insert(5 * 1024, owner));
-        assert!(!map.insert(5 * 1024 + 9, Owner { arena: 0, slot: 0 }), "already owned");
+        assert!(
+            !map.insert(5 * 1024 + 9, Owner { arena: 0, slot: 0 }),
+            "already owned"
+        );
         assert_eq!(map.lookup(5 * 1024 + 1023), Some(owner));
         assert_eq!(map.lookup(6 * 1024), None);
         assert_eq!(map.lookup(3 * 1024), None, "below the map");

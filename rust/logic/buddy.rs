@@ -15,7 +15,7 @@
 use core::ops::DerefMut;
 
 use super::order::{
-    buddy_index, chunk_index, chunks_per_block, is_aligned, order_bit_base, parent_index, pages,
+    buddy_index, chunk_index, chunks_per_block, is_aligned, order_bit_base, pages, parent_index,
     BLOCK_PAGES, MAX_ORDER, NR_ORDERS, ORDER_BITS,
 };
 
@@ -306,7 +306,10 @@ where
         };
         let slot = self.heads[found as usize];
         let Some(mut index) = self.meta(slot).first_free(found) else {
-            unreachable!("rkmem buddy: block {} listed at order {} has none", slot, found)
+            unreachable!(
+                "rkmem buddy: block {} listed at order {} has none",
+                slot, found
+            )
         };
         self.take_free(slot, found, index);
         // Split down: keep the lower half, free the upper half at each order.
@@ -418,7 +421,8 @@ where
                         if BlockMeta::test(&m.head, order, index) {
                             return Err("chunk both free and allocated");
                         }
-                        if order < MAX_ORDER && BlockMeta::test(&m.free, order, buddy_index(index)) {
+                        if order < MAX_ORDER && BlockMeta::test(&m.free, order, buddy_index(index))
+                        {
                             return Err("two free buddies not merged");
                         }
                     }
@@ -507,14 +511,26 @@ mod tests {
         let mut a = arena(2);
         let (pfn, slot) = a.alloc(3).unwrap();
         let before = (a.free_pages(), a.nr_free(3));
-        assert_eq!(a.free(slot, pfn, 2), Err(FreeError::NotAllocated), "wrong order");
-        assert_eq!(a.free(slot, pfn + 1, 0), Err(FreeError::NotAllocated), "inside allocation");
+        assert_eq!(
+            a.free(slot, pfn, 2),
+            Err(FreeError::NotAllocated),
+            "wrong order"
+        );
+        assert_eq!(
+            a.free(slot, pfn + 1, 0),
+            Err(FreeError::NotAllocated),
+            "inside allocation"
+        );
         assert_eq!(a.free(slot, pfn + 4, 3), Err(FreeError::Misaligned));
         assert_eq!(a.free(slot, pfn + 5000, 0), Err(FreeError::NotOwned));
         assert_eq!(a.free(7, pfn, 3), Err(FreeError::NotOwned));
         assert_eq!((a.free_pages(), a.nr_free(3)), before);
         a.free(slot, pfn, 3).unwrap();
-        assert_eq!(a.free(slot, pfn, 3), Err(FreeError::NotAllocated), "double free");
+        assert_eq!(
+            a.free(slot, pfn, 3),
+            Err(FreeError::NotAllocated),
+            "double free"
+        );
         assert_eq!(a.stats.bad_frees, 6);
         a.verify().unwrap();
     }
@@ -563,7 +579,11 @@ mod tests {
                 let r = rng.next();
                 if !r.is_multiple_of(3) || live.is_empty() {
                     let order = (rng.next() % (MAX_ORDER as u64 + 1)) as u32;
-                    let order = if r.is_multiple_of(5) { order } else { order % 4 };
+                    let order = if r.is_multiple_of(5) {
+                        order
+                    } else {
+                        order % 4
+                    };
                     let used: usize = live.values().map(|(o, _)| pages(*o)).sum();
                     match a.alloc(order) {
                         Some((pfn, slot)) => {

@@ -42,14 +42,25 @@ impl<'a> Words<'a> {
         if input.contains(['\n', '\0']) {
             return Err(CmdError::Invalid);
         }
-        let mut words = Words { verb: None, pairs: [("", ""); MAX_WORDS], n_pairs: 0, flags: [""; MAX_WORDS], n_flags: 0, used: [false; MAX_WORDS] };
+        let mut words = Words {
+            verb: None,
+            pairs: [("", ""); MAX_WORDS],
+            n_pairs: 0,
+            flags: [""; MAX_WORDS],
+            n_flags: 0,
+            used: [false; MAX_WORDS],
+        };
         let mut it = input.split_ascii_whitespace();
         if has_verb {
             words.verb = Some(it.next().ok_or(CmdError::Invalid)?);
         }
         for word in it {
             if let Some((key, value)) = word.split_once('=') {
-                if key.is_empty() || value.is_empty() || words.n_pairs == MAX_WORDS || words.pairs[..words.n_pairs].iter().any(|p| p.0 == key) {
+                if key.is_empty()
+                    || value.is_empty()
+                    || words.n_pairs == MAX_WORDS
+                    || words.pairs[..words.n_pairs].iter().any(|p| p.0 == key)
+                {
                     return Err(CmdError::Invalid);
                 }
                 words.pairs[words.n_pairs] = (key, value);
@@ -72,8 +83,16 @@ impl<'a> Words<'a> {
     }
 
     fn number(&mut self, key: &str, max: u64) -> Result<Option<u64>, CmdError> {
-        let Some(text) = self.value(key) else { return Ok(None) };
-        let n: u64 = text.parse().map_err(|_| if text.bytes().all(|b| b.is_ascii_digit()) { CmdError::Range } else { CmdError::Invalid })?;
+        let Some(text) = self.value(key) else {
+            return Ok(None);
+        };
+        let n: u64 = text.parse().map_err(|_| {
+            if text.bytes().all(|b| b.is_ascii_digit()) {
+                CmdError::Range
+            } else {
+                CmdError::Invalid
+            }
+        })?;
         if n > max {
             return Err(CmdError::Range);
         }
@@ -94,7 +113,9 @@ impl<'a> Words<'a> {
 
     /// Every pair was consumed and every flag is in `known`.
     fn finish(&self, known: &[&str]) -> Result<(), CmdError> {
-        if self.used[..self.n_pairs].iter().all(|&u| u) && self.flags[..self.n_flags].iter().all(|f| known.contains(f)) {
+        if self.used[..self.n_pairs].iter().all(|&u| u)
+            && self.flags[..self.n_flags].iter().all(|f| known.contains(f))
+        {
             Ok(())
         } else {
             Err(CmdError::Invalid)
@@ -113,7 +134,10 @@ pub struct ArenaRef {
 
 fn arena_ref(words: &mut Words<'_>) -> Result<ArenaRef, CmdError> {
     let node = words.required("node", MAX_NODES as u64 - 1)? as usize;
-    Ok(ArenaRef { node, zone: words.zone()? })
+    Ok(ArenaRef {
+        node,
+        zone: words.zone()?,
+    })
 }
 
 /// `node=N zone=Z blocks=B`, for the `limit` and `prefill` knobs.
@@ -187,7 +211,13 @@ pub fn parse_test(input: &str) -> Result<TestCmd, CmdError> {
             let count = words.required("count", MAX_TEST_COUNT)?;
             let (this_node, atomic) = (words.flag("thisnode"), words.flag("atomic"));
             words.finish(&["thisnode", "atomic"])?;
-            TestCmd::Alloc { arena, order, count, this_node, atomic }
+            TestCmd::Alloc {
+                arena,
+                order,
+                count,
+                this_node,
+                atomic,
+            }
         }
         Some("free") => {
             let count = words.number("count", MAX_TEST_COUNT)?;
@@ -223,38 +253,95 @@ mod tests {
     #[test]
     fn alloc_command() {
         let cmd = parse_test("alloc node=1 zone=Normal order=3 count=100\n").unwrap();
-        assert_eq!(cmd, TestCmd::Alloc { arena: ArenaRef { node: 1, zone: ZoneType::Normal }, order: 3, count: 100, this_node: false, atomic: false });
+        assert_eq!(
+            cmd,
+            TestCmd::Alloc {
+                arena: ArenaRef {
+                    node: 1,
+                    zone: ZoneType::Normal
+                },
+                order: 3,
+                count: 100,
+                this_node: false,
+                atomic: false
+            }
+        );
         let cmd = parse_test("alloc zone=dma32 node=0 count=1 order=0 atomic thisnode").unwrap();
-        assert!(matches!(cmd, TestCmd::Alloc { this_node: true, atomic: true, .. }));
+        assert!(matches!(
+            cmd,
+            TestCmd::Alloc {
+                this_node: true,
+                atomic: true,
+                ..
+            }
+        ));
     }
 
     #[test]
     fn malformed_is_invalid() {
-        for bad in ["", "\n", "alloc", "alloc node=1 zone=Normal order=3", "alloc node=1 zone=Highmem order=3 count=1",
-            "alloc node=x zone=Normal order=3 count=1", "alloc node=1 node=1 zone=Normal order=3 count=1",
-            "alloc node=1 zone=Normal order=3 count=1 bogus", "alloc node=1 zone=Normal order=3 count=1 extra=2",
-            "frob", "free all", "free count=-1", "verify now", "alloc node=1 zone=Normal order=3 count=1\nfree",
-            "alloc node= zone=Normal order=3 count=1", "free count=1x"] {
+        for bad in [
+            "",
+            "\n",
+            "alloc",
+            "alloc node=1 zone=Normal order=3",
+            "alloc node=1 zone=Highmem order=3 count=1",
+            "alloc node=x zone=Normal order=3 count=1",
+            "alloc node=1 node=1 zone=Normal order=3 count=1",
+            "alloc node=1 zone=Normal order=3 count=1 bogus",
+            "alloc node=1 zone=Normal order=3 count=1 extra=2",
+            "frob",
+            "free all",
+            "free count=-1",
+            "verify now",
+            "alloc node=1 zone=Normal order=3 count=1\nfree",
+            "alloc node= zone=Normal order=3 count=1",
+            "free count=1x",
+        ] {
             assert_eq!(parse_test(bad), Err(CmdError::Invalid), "{bad:?}");
         }
     }
 
     #[test]
     fn out_of_range_is_range() {
-        for bad in ["alloc node=1 zone=Normal order=11 count=1", "alloc node=8 zone=Normal order=0 count=1",
-            "alloc node=0 zone=Normal order=0 count=99999999", "free count=99999999999999999999999"] {
+        for bad in [
+            "alloc node=1 zone=Normal order=11 count=1",
+            "alloc node=8 zone=Normal order=0 count=1",
+            "alloc node=0 zone=Normal order=0 count=99999999",
+            "free count=99999999999999999999999",
+        ] {
             assert_eq!(parse_test(bad), Err(CmdError::Range), "{bad:?}");
         }
     }
 
     #[test]
     fn knob_lines() {
-        assert_eq!(parse_arena_blocks("node=0 zone=DMA32 blocks=4"), Ok((ArenaRef { node: 0, zone: ZoneType::Dma32 }, 4)));
-        assert_eq!(parse_arena_blocks("node=0 zone=DMA32"), Err(CmdError::Invalid));
-        assert_eq!(parse_arena_blocks("node=0 zone=DMA32 blocks=99999999"), Err(CmdError::Range));
+        assert_eq!(
+            parse_arena_blocks("node=0 zone=DMA32 blocks=4"),
+            Ok((
+                ArenaRef {
+                    node: 0,
+                    zone: ZoneType::Dma32
+                },
+                4
+            ))
+        );
+        assert_eq!(
+            parse_arena_blocks("node=0 zone=DMA32"),
+            Err(CmdError::Invalid)
+        );
+        assert_eq!(
+            parse_arena_blocks("node=0 zone=DMA32 blocks=99999999"),
+            Err(CmdError::Range)
+        );
         assert_eq!(parse_shrink("all\n"), Ok(None));
         assert_eq!(parse_shrink("all node=1"), Err(CmdError::Invalid));
-        assert_eq!(parse_shrink("node=1 zone=Movable"), Ok(Some(ArenaRef { node: 1, zone: ZoneType::Movable })));
+        assert_eq!(
+            parse_shrink("node=1 zone=Movable"),
+            Ok(Some(ArenaRef {
+                node: 1,
+                zone: ZoneType::Movable
+            }))
+        );
         assert_eq!(parse_shrink("everything"), Err(CmdError::Invalid));
     }
 }

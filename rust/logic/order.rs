@@ -97,7 +97,10 @@ mod tests {
         assert_eq!(order_bit_base(0), 0);
         assert_eq!(order_bit_base(1), BLOCK_PAGES);
         for order in 0..=MAX_ORDER {
-            assert_eq!(order_bit_base(order) + chunks_per_block(order), order_bit_base(order + 1));
+            assert_eq!(
+                order_bit_base(order) + chunks_per_block(order),
+                order_bit_base(order + 1)
+            );
         }
         assert_eq!(ORDER_BITS, 2 * BLOCK_PAGES - 1);
     }

@@ -24,8 +24,12 @@ pub enum ZoneType {
 
 impl ZoneType {
     /// All zones, lowest first.
-    pub const ALL: [ZoneType; NR_ZONES] =
-        [ZoneType::Dma, ZoneType::Dma32, ZoneType::Normal, ZoneType::Movable];
+    pub const ALL: [ZoneType; NR_ZONES] = [
+        ZoneType::Dma,
+        ZoneType::Dma32,
+        ZoneType::Normal,
+        ZoneType::Movable,
+    ];
 
     /// The host's name of the zone, as in /proc/zoneinfo.
     pub const fn name(self) -> &'static str {
@@ -39,7 +43,9 @@ impl ZoneType {
 
     /// Parses a zone name (as the host spells it, any case).
     pub fn from_name(name: &str) -> Option<ZoneType> {
-        Self::ALL.into_iter().find(|z| z.name().eq_ignore_ascii_case(name))
+        Self::ALL
+            .into_iter()
+            .find(|z| z.name().eq_ignore_ascii_case(name))
     }
 
     /// The zone with index `index` (0 = DMA).
@@ -78,7 +84,9 @@ pub struct Fallback {
 impl Fallback {
     /// The (node, zone) pairs in order.
     pub fn iter(&self) -> impl Iterator<Item = (usize, ZoneType)> + '_ {
-        self.entries[..self.len].iter().map(|&(n, z)| (n as usize, z))
+        self.entries[..self.len]
+            .iter()
+            .map(|&(n, z)| (n as usize, z))
     }
 }
 
@@ -108,7 +116,10 @@ impl Topology {
 
     /// The fallback list of `placement`: only arenas that exist.
     pub fn fallback(&self, placement: Placement) -> Fallback {
-        let mut list = Fallback { entries: [(0, ZoneType::Dma); MAX_NODES * NR_ZONES], len: 0 };
+        let mut list = Fallback {
+            entries: [(0, ZoneType::Dma); MAX_NODES * NR_ZONES],
+            len: 0,
+        };
         let (nodes, n) = self.node_order(placement.node);
         let n = if placement.this_node { n.min(1) } else { n };
         for &node in &nodes[..n] {
@@ -131,7 +142,11 @@ mod tests {
 
     /// The standard test VM: node 0 DMA, DMA32, Normal, Movable; node 1 Normal, Movable.
     fn vm() -> Topology {
-        let mut t = Topology { nr_nodes: 2, distance: [[0; MAX_NODES]; MAX_NODES], present: [[false; NR_ZONES]; MAX_NODES] };
+        let mut t = Topology {
+            nr_nodes: 2,
+            distance: [[0; MAX_NODES]; MAX_NODES],
+            present: [[false; NR_ZONES]; MAX_NODES],
+        };
         t.distance[0][0] = 10;
         t.distance[1][1] = 10;
         t.distance[0][1] = 20;
@@ -141,22 +156,46 @@ mod tests {
         t
     }
 
-    fn list(t: &Topology, node: usize, zone: ZoneType, this_node: bool) -> Vec<(usize, &'static str)> {
-        t.fallback(Placement { node, highest_zone: zone, this_node }).iter().map(|(n, z)| (n, z.name())).collect()
+    fn list(
+        t: &Topology,
+        node: usize,
+        zone: ZoneType,
+        this_node: bool,
+    ) -> Vec<(usize, &'static str)> {
+        t.fallback(Placement {
+            node,
+            highest_zone: zone,
+            this_node,
+        })
+        .iter()
+        .map(|(n, z)| (n, z.name()))
+        .collect()
     }
 
     #[test]
     fn normal_request_falls_back_down_zones_then_to_far_node() {
         let t = vm();
-        assert_eq!(list(&t, 1, ZoneType::Normal, false), [(1, "Normal"), (0, "Normal"), (0, "DMA32"), (0, "DMA")]);
-        assert_eq!(list(&t, 0, ZoneType::Normal, false), [(0, "Normal"), (0, "DMA32"), (0, "DMA"), (1, "Normal")]);
+        assert_eq!(
+            list(&t, 1, ZoneType::Normal, false),
+            [(1, "Normal"), (0, "Normal"), (0, "DMA32"), (0, "DMA")]
+        );
+        assert_eq!(
+            list(&t, 0, ZoneType::Normal, false),
+            [(0, "Normal"), (0, "DMA32"), (0, "DMA"), (1, "Normal")]
+        );
     }
 
     #[test]
     fn movable_only_when_asked_and_thisnode_never_leaves() {
         let t = vm();
-        assert_eq!(list(&t, 1, ZoneType::Movable, true), [(1, "Movable"), (1, "Normal")]);
-        assert_eq!(list(&t, 0, ZoneType::Dma32, false), [(0, "DMA32"), (0, "DMA")]);
+        assert_eq!(
+            list(&t, 1, ZoneType::Movable, true),
+            [(1, "Movable"), (1, "Normal")]
+        );
+        assert_eq!(
+            list(&t, 0, ZoneType::Dma32, false),
+            [(0, "DMA32"), (0, "DMA")]
+        );
         assert_eq!(list(&t, 1, ZoneType::Dma, true), []);
     }
 
@@ -166,7 +205,11 @@ mod tests {
         t.nr_nodes = 4;
         for a in 0..4 {
             for b in 0..4 {
-                t.distance[a][b] = if a == b { 10 } else { 10 + 10 * (a as i32 - b as i32).unsigned_abs() as u8 };
+                t.distance[a][b] = if a == b {
+                    10
+                } else {
+                    10 + 10 * (a as i32 - b as i32).unsigned_abs() as u8
+                };
             }
         }
         t.distance[2][0] = 15;
