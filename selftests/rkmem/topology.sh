@@ -4,7 +4,7 @@
 source "$(dirname "$0")/lib.sh"
 
 ktap_print_header
-ktap_set_plan 5
+ktap_set_plan 6
 
 check "debugfs directory with its files" test -r "$D/topology" -a -r "$D/buddyinfo" -a -r "$D/zoneinfo" -a -w "$D/test"
 
@@ -56,5 +56,14 @@ standard_topology() {
     [ "$nodes" = 2 ] && [ "$zones" = "DMA DMA32 Movable Normal " ]
 }
 check "standard VM topology: 2 nodes; DMA, DMA32, Normal, Movable" standard_topology
+
+buddyinfo_layout() {
+    # Same zones in the same order, and byte for byte the host's layout: the
+    # "Node N, zone %8s " prefix, then 11 columns of "%6lu ".
+    [ "$(cut -c1-21 "$D/buddyinfo")" = "$(grep -v Device /proc/buddyinfo | cut -c1-21)" ] &&
+    [ "$(awk '{ print length($0), NF }' "$D/buddyinfo")" = "$(grep -v Device /proc/buddyinfo | awk '{ print length($0), NF }')" ] ||
+        { echo "# rkmem:"; sed 's/^/#   /' "$D/buddyinfo"; echo "# host:"; sed 's/^/#   /' /proc/buddyinfo; return 1; }
+}
+check "buddyinfo has the host's layout" buddyinfo_layout
 
 ktap_finished
