@@ -106,6 +106,8 @@ pub(crate) struct Arena {
     pub(crate) fallback_to: [AtomicU64; MAX_ARENAS],
     /// Allocations served here that preferred another arena.
     pub(crate) fallback_in: AtomicU64,
+    /// Requests preferring this arena that nothing could serve (-ENOMEM).
+    pub(crate) alloc_failures: AtomicU64,
 }
 
 /// Why an arena could not grow.
@@ -148,6 +150,7 @@ impl Arena {
                 state <- new_irq_spinlock!(locked, "rkmem_arena"),
                 fallback_to: [const { AtomicU64::new(0) }; MAX_ARENAS],
                 fallback_in: AtomicU64::new(0),
+                alloc_failures: AtomicU64::new(0),
             }),
             GFP_KERNEL,
         )

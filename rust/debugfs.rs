@@ -116,11 +116,12 @@ impl Rkmem {
     }
 
     fn show_zoneinfo(&self, out: &mut impl Write) -> core::fmt::Result {
+        use core::sync::atomic::Ordering::Relaxed;
         self.show_metadata(out)?;
         for arena in self.arenas.iter() {
             let s = arena.snapshot();
             writeln!(out, "Node {}, zone {:>8}", arena.node, arena.zone.name())?;
-            let rows: [(&str, u64); 13] = [
+            let rows: [(&str, u64); 14] = [
                 ("blocks", s.blocks as u64),
                 ("limit", s.limit as u64),
                 ("max_blocks", arena.max_blocks as u64),
@@ -130,7 +131,9 @@ impl Rkmem {
                 ("zone_mismatches", s.stats.mismatches),
                 ("grow_failures", s.stats.grow_failures),
                 ("grow_capped", s.stats.capped),
-                ("alloc_failures", s.buddy.failures),
+                ("alloc_failures", arena.alloc_failures.load(Relaxed)),
+                // Held blocks had no chunk: growth or fallback followed.
+                ("buddy_empty", s.buddy.failures),
                 ("bad_frees", s.buddy.bad_frees),
                 (
                     "fallback_in",

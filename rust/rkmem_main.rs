@@ -219,6 +219,7 @@ impl Rkmem {
                 }
             }
         }
+        preferred.alloc_failures.fetch_add(1, Ordering::Relaxed);
         Err(ENOMEM)
     }
 

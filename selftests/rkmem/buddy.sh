@@ -71,7 +71,8 @@ thisnode_never_falls_back() {
     local err
     err=$(knob test "alloc node=1 zone=Normal order=10 count=2 thisnode") && return 1
     [ "$err" = "Cannot allocate memory" ] || { echo "# got '$err'"; return 1; }
-    [ "$(landed 1 Normal)" = 1 ] && [ "$(landed 0 Normal)" = 0 ]
+    [ "$(landed 1 Normal)" = 1 ] && [ "$(landed 0 Normal)" = 0 ] &&
+    [ "$(zinfo 1 Normal alloc_failures)" -ge 1 ]
 }
 check "thisnode requests never leave the node" thisnode_never_falls_back
 knob test free >/dev/null
