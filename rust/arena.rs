@@ -8,7 +8,7 @@
 //! place (`growing`) under the lock, takes the block unlocked, then adds it.
 
 use core::ops::{Deref, DerefMut};
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use kernel::prelude::*;
 
@@ -18,9 +18,13 @@ use crate::logic::buddy::{BlockMeta, BuddyArena, BuddyStats, FreeError};
 use crate::logic::order::{BLOCK_PAGES, NR_ORDERS};
 use crate::logic::zonelist::{ZoneType, MAX_NODES, NR_ZONES};
 
+use crate::new_irq_spinlock;
+
 /// Most arenas: one per (node, zone).
 pub(crate) const MAX_ARENAS: usize = MAX_NODES * NR_ZONES;
-use crate::new_irq_spinlock;
+
+/// The module-wide map from host blocks to (arena, slot).
+pub(crate) type PfnMap = BlockMap<KVec<AtomicU32>>;
 
 /// A block held by an arena: its host pages and their buddy metadata.
 /// Dropping it gives the pages back to the host.
@@ -98,8 +102,6 @@ pub(crate) struct Arena {
     pub(crate) info: ZoneInfo,
     /// Most blocks the zone could ever give (its managed pages in blocks).
     pub(crate) max_blocks: usize,
-    /// Bytes of the slot table (one entry per possible block).
-    pub(crate) slot_table_bytes: usize,
     #[pin]
     state: IrqSpinLock<ArenaState>,
     /// Allocations that preferred this arena but were served by arena `i`.
@@ -132,7 +134,6 @@ impl Arena {
         for _ in 0..max_blocks {
             slots.push(None, GFP_KERNEL)?;
         }
-        let slot_table_bytes = max_blocks * core::mem::size_of::<Option<OwnedBlock>>();
         let locked = ArenaState {
             buddy: BuddyArena::new(slots),
             limit: max_blocks,
@@ -146,7 +147,6 @@ impl Arena {
                 zone,
                 info,
                 max_blocks,
-                slot_table_bytes,
                 state <- new_irq_spinlock!(locked, "rkmem_arena"),
                 fallback_to: [const { AtomicU64::new(0) }; MAX_ARENAS],
                 fallback_in: AtomicU64::new(0),
@@ -161,11 +161,16 @@ impl Arena {
         self.state.lock().buddy.alloc(order).map(|(pfn, _slot)| pfn)
     }
 
+    /// Bytes of the slot table (one entry per block the zone could hold).
+    pub(crate) fn slot_table_bytes(&self) -> usize {
+        self.max_blocks * core::mem::size_of::<Option<OwnedBlock>>()
+    }
+
     /// Takes one more block from the host and adds it. Sleeps only if
     /// `can_sleep`.
     pub(crate) fn grow(
         &self,
-        map: &BlockMap<KVec<core::sync::atomic::AtomicU32>>,
+        map: &PfnMap,
         can_sleep: bool,
         opportunistic: bool,
     ) -> Result<(), GrowError> {
@@ -195,36 +200,44 @@ impl Arena {
                 return Err(GrowError::NoMemory);
             }
         };
+        match self.install(&mut st, map, block) {
+            Ok(()) => {
+                st.stats.grows += 1;
+                Ok(())
+            }
+            Err(block) => {
+                st.stats.grow_failures += 1;
+                // The block goes back to the host after unlocking.
+                drop(st);
+                drop(block);
+                Err(GrowError::NoMemory)
+            }
+        }
+    }
+
+    /// Puts a new block in a vacant slot and in the block map; hands the
+    /// block back if either is impossible (no vacant slot cannot happen while
+    /// `limit <= max_blocks`).
+    fn install(
+        &self,
+        st: &mut ArenaState,
+        map: &PfnMap,
+        block: OwnedBlock,
+    ) -> Result<(), OwnedBlock> {
         let pfn = block.base_pfn();
         let Some(slot) = st.buddy.vacant_slot() else {
-            // More blocks than the zone has pages: cannot happen while
-            // `limit <= max_blocks`; the block goes back (dropped) after unlock.
-            st.stats.grow_failures += 1;
-            drop(st);
-            drop(block);
-            return Err(GrowError::NoMemory);
+            return Err(block);
         };
-        if !map.insert(
-            pfn,
-            Owner {
-                arena: self.id,
-                slot,
-            },
-        ) {
-            st.stats.grow_failures += 1;
-            drop(st);
-            drop(block);
-            return Err(GrowError::NoMemory);
+        let owner = Owner {
+            arena: self.id,
+            slot,
+        };
+        if !map.insert(pfn, owner) {
+            return Err(block);
         }
-        if let Err(block) = st.buddy.add_block(slot, block) {
-            map.remove(pfn);
-            st.stats.grow_failures += 1;
-            drop(st);
-            drop(block);
-            return Err(GrowError::NoMemory);
-        }
-        st.stats.grows += 1;
-        Ok(())
+        st.buddy
+            .add_block(slot, block)
+            .inspect_err(|_| map.remove(pfn))
     }
 
     /// Frees `order` pages at `pfn` in `slot`.
@@ -234,11 +247,7 @@ impl Arena {
 
     /// Gives up to `max_blocks` wholly free blocks back to the host; returns
     /// how many. One block per lock hold; pages go back outside the lock.
-    pub(crate) fn shrink(
-        &self,
-        map: &BlockMap<KVec<core::sync::atomic::AtomicU32>>,
-        max_blocks: usize,
-    ) -> usize {
+    pub(crate) fn shrink(&self, map: &PfnMap, max_blocks: usize) -> usize {
         let mut done = 0;
         while done < max_blocks {
             let block = {
@@ -295,10 +304,7 @@ impl Arena {
     /// Unload: gives back every wholly free block; blocks with pages still
     /// allocated are detached and deliberately kept from the host (never
     /// free memory someone may still use). Returns (blocks kept, pages in use).
-    pub(crate) fn teardown(
-        &self,
-        map: &BlockMap<KVec<core::sync::atomic::AtomicU32>>,
-    ) -> (usize, usize) {
+    pub(crate) fn teardown(&self, map: &PfnMap) -> (usize, usize) {
         self.shrink(map, usize::MAX);
         let mut kept = (0, 0);
         let mut st = self.state.lock();

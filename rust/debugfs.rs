@@ -6,6 +6,7 @@
 //! refused write (-EINVAL, -ERANGE) leaves rkmem as it was.
 
 use core::fmt::Write;
+use core::sync::atomic::Ordering::Relaxed;
 
 use kernel::c_str;
 use kernel::prelude::*;
@@ -116,7 +117,6 @@ impl Rkmem {
     }
 
     fn show_zoneinfo(&self, out: &mut impl Write) -> core::fmt::Result {
-        use core::sync::atomic::Ordering::Relaxed;
         self.show_metadata(out)?;
         for arena in self.arenas.iter() {
             let s = arena.snapshot();
@@ -135,12 +135,7 @@ impl Rkmem {
                 // Held blocks had no chunk: growth or fallback followed.
                 ("buddy_empty", s.buddy.failures),
                 ("bad_frees", s.buddy.bad_frees),
-                (
-                    "fallback_in",
-                    arena
-                        .fallback_in
-                        .load(core::sync::atomic::Ordering::Relaxed),
-                ),
+                ("fallback_in", arena.fallback_in.load(Relaxed)),
                 (
                     "meta_bytes",
                     (s.blocks * crate::logic::buddy::BLOCK_META_BYTES) as u64,
@@ -157,7 +152,7 @@ impl Rkmem {
                 writeln!(out)?;
             }
             for to in self.arenas.iter() {
-                let n = arena.fallback_to[to.id].load(core::sync::atomic::Ordering::Relaxed);
+                let n = arena.fallback_to[to.id].load(Relaxed);
                 if n > 0 {
                     writeln!(
                         out,
@@ -182,16 +177,15 @@ impl Rkmem {
         let tables: usize = self
             .arenas
             .iter()
-            .map(|a| a.slot_table_bytes)
+            .map(|a| a.slot_table_bytes())
             .sum::<usize>()
-            + self.map_bytes();
+            + self.map.bytes();
         writeln!(out, "rkmem")?;
         writeln!(
             out,
             "  {:<16} {}",
             "unowned_frees",
-            self.unowned_frees
-                .load(core::sync::atomic::Ordering::Relaxed)
+            self.unowned_frees.load(Relaxed)
         )?;
         writeln!(out, "  {:<16} {}", "blocks_held", blocks)?;
         writeln!(
@@ -410,10 +404,7 @@ impl Rkmem {
             .iter()
             .map(|a| a.snapshot().buddy.bad_frees)
             .sum();
-        in_arenas
-            + self
-                .unowned_frees
-                .load(core::sync::atomic::Ordering::Relaxed)
+        in_arenas + self.unowned_frees.load(Relaxed)
     }
 
     /// `count` alloc+free pairs through rkmem, then through the host, five

@@ -45,8 +45,6 @@ extern "C" {
         can_sleep: bool,
         opportunistic: bool,
         pfn: *mut c_ulong,
-        got_nid: *mut c_int,
-        got_kind: *mut c_int,
     ) -> c_int;
     fn rkmem_host_free_block(pfn: c_ulong);
     fn rkmem_host_pfn_nid(pfn: c_ulong) -> c_int;
@@ -178,8 +176,8 @@ impl HostBlock {
         can_sleep: bool,
         opportunistic: bool,
     ) -> Result<Self, TakeError> {
-        let (mut pfn, mut got_nid, mut got_kind): (c_ulong, c_int, c_int) = (0, -1, -1);
-        // SAFETY: out pointers are valid locals; the glue frees a mismatched block itself.
+        let mut pfn: c_ulong = 0;
+        // SAFETY: `pfn` is a valid out pointer; the glue frees a mismatched block itself.
         let ret = unsafe {
             rkmem_host_alloc_block(
                 node as c_int,
@@ -187,8 +185,6 @@ impl HostBlock {
                 can_sleep,
                 opportunistic,
                 &mut pfn,
-                &mut got_nid,
-                &mut got_kind,
             )
         };
         match ret {

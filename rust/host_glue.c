@@ -88,7 +88,7 @@ size_t rkmem_host_node_cpulist(int nid, char *buf, size_t len)
 }
 
 int rkmem_host_alloc_block(int nid, int kind, bool can_sleep, bool opportunistic,
-			   unsigned long *pfn, int *got_nid, int *got_kind)
+			   unsigned long *pfn)
 {
 	gfp_t gfp = (can_sleep ? GFP_KERNEL : GFP_NOWAIT) | __GFP_THISNODE | __GFP_NOWARN;
 	struct page *page;
@@ -101,9 +101,7 @@ int rkmem_host_alloc_block(int nid, int kind, bool can_sleep, bool opportunistic
 	if (!page)
 		return RKMEM_BLOCK_NOMEM;
 	*pfn = page_to_pfn(page);
-	*got_nid = page_to_nid(page);
-	*got_kind = zone_kind_of(page_zonenum(page));
-	if (*got_nid != nid || *got_kind != kind) {
+	if (page_to_nid(page) != nid || zone_kind_of(page_zonenum(page)) != kind) {
 		__free_pages(page, MAX_PAGE_ORDER);
 		return RKMEM_BLOCK_MISMATCH;
 	}

@@ -51,7 +51,7 @@ size_t rkmem_host_node_cpulist(int nid, char *buf, size_t len);
 
 /* Pages */
 int rkmem_host_alloc_block(int nid, int kind, bool can_sleep, bool opportunistic,
-			   unsigned long *pfn, int *got_nid, int *got_kind);
+			   unsigned long *pfn);
 void rkmem_host_free_block(unsigned long pfn);
 int rkmem_host_pfn_nid(unsigned long pfn);
 int rkmem_host_pfn_zone_kind(unsigned long pfn);

@@ -19,7 +19,7 @@ pub(crate) mod host;
 #[allow(dead_code, unreachable_pub)]
 mod logic;
 
-use arena::{Arena, GrowError};
+use arena::{Arena, GrowError, PfnMap};
 use host::{DebugfsDir, Published, Shrinker};
 use logic::blockmap::BlockMap;
 use logic::buddy::FreeError;
@@ -104,8 +104,7 @@ pub(crate) struct Rkmem {
     arenas: KVec<Pin<KBox<Arena>>>,
     /// `arena_of[node][zone]`: index in `arenas`.
     arena_of: [[Option<u8>; NR_ZONES]; MAX_NODES],
-    map: BlockMap<KVec<AtomicU32>>,
-    map_len: usize,
+    map: PfnMap,
     #[pin]
     test: Mutex<TestState>,
     /// Frees refused because no arena owns the page.
@@ -147,7 +146,7 @@ impl Rkmem {
         if arenas.is_empty() {
             return Err(ENODEV);
         }
-        let blocks = BlockMap::<KVec<AtomicU32>>::blocks_for(first_pfn, end_pfn);
+        let blocks = PfnMap::blocks_for(first_pfn, end_pfn);
         let mut entries = KVec::with_capacity(blocks, GFP_KERNEL)?;
         for _ in 0..blocks {
             entries.push(AtomicU32::new(0), GFP_KERNEL)?;
@@ -159,18 +158,12 @@ impl Rkmem {
                 arenas,
                 arena_of,
                 map,
-                map_len: blocks,
                 test <- new_mutex!(TestState { held: Held::new(), bench: None }, "rkmem_test"),
                 unowned_frees: AtomicU64::new(0),
                 warned: [const { AtomicBool::new(false) }; 3],
             }),
             GFP_KERNEL,
         )
-    }
-
-    /// Bytes of the block map.
-    fn map_bytes(&self) -> usize {
-        self.map_len * core::mem::size_of::<AtomicU32>()
     }
 
     fn arena(&self, node: usize, zone: ZoneType) -> Option<&Arena> {

@@ -43,6 +43,11 @@ impl<T: Deref<Target = [AtomicU32]>> BlockMap<T> {
         }
     }
 
+    /// Bytes of the map's entries.
+    pub fn bytes(&self) -> usize {
+        core::mem::size_of_val(&*self.entries)
+    }
+
     /// Number of blocks needed to cover `[first_pfn, end_pfn)`.
     pub fn blocks_for(first_pfn: u64, end_pfn: u64) -> usize {
         ((end_pfn.saturating_sub(1) >> MAX_ORDER) - (first_pfn >> MAX_ORDER) + 1) as usize
@@ -100,6 +105,7 @@ mod tests {
         let n = BlockMap::<Vec<AtomicU32>>::blocks_for(first, 10 * 1024);
         assert_eq!(n, 6); // blocks 4..=9
         let map = BlockMap::new(first, (0..n).map(|_| AtomicU32::new(0)).collect::<Vec<_>>());
+        assert_eq!(map.bytes(), 6 * 4);
         let owner = Owner { arena: 3, slot: 77 };
         assert!(map.insert(5 * 1024, owner));
         assert!(
