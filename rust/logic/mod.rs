@@ -9,4 +9,6 @@ pub mod blockmap;
 pub mod buddy;
 pub mod cmd;
 pub mod order;
+pub mod pcp;
+pub mod tags;
 pub mod zonelist;
