@@ -65,11 +65,18 @@ lint: setup
 		selftests/rkmem/client/rkmem_client.c && \
 	cd tools/rkmem-logic && cargo clippy --all-targets -- -D warnings
 
-# Benchmarks run on the perf kernel (no debug options): FLAVOUR=perf.
+# Benchmarks run on the perf kernel (no debug options), or on KDIR. The bench
+# module (tools/bench-module) is tiny: rebuilt from clean every time, so it
+# always matches the tree. BENCH='rounds=9 scale=50 cases=single,remote'
+# passes module parameters (see tools/bench).
+bench: override FLAVOUR := perf
 bench:
 	@$(MAKE) --no-print-directory FLAVOUR=perf module
-	@FLAVOUR=perf KDIR="$(or $(KDIR),$$($(SETUP) kdir perf))" qemu/run -- tools/bench
+	@$(kmake) M=$(CURDIR)/tools/bench-module clean >/dev/null
+	@$(kmake) M=$(CURDIR)/tools/bench-module KBUILD_EXTRA_SYMBOLS=$(CURDIR)/Module.symvers modules
+	@FLAVOUR=perf KDIR="$(kdir)" qemu/run -- tools/bench $(BENCH)
 
 clean:
-	@if [ -d "$(kdir)" ]; then $(kmake) clean; $(kmake) M=$(CURDIR)/selftests/rkmem/client clean; fi
+	@if [ -d "$(kdir)" ]; then $(kmake) clean; $(kmake) M=$(CURDIR)/selftests/rkmem/client clean; \
+		$(kmake) M=$(CURDIR)/tools/bench-module clean; fi
 	rm -rf tools/rkmem-logic/target

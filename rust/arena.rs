@@ -4,18 +4,25 @@
 //!
 //! Locking: `state` is an IRQ-safe spinlock owned by the arena; it is held
 //! only for bounded bookkeeping (one buddy operation, adding or removing one
-//! block). Talking to the host happens outside it: a grower reserves a
-//! place (`growing`) under the lock, takes the block unlocked, then adds it.
+//! block, or one per-CPU refill or flush of at most `batch` pages). Talking to
+//! the host happens outside it: a grower reserves a place (`growing`) under
+//! the lock, takes the block unlocked, then adds it. The per-CPU lists in
+//! front of the buddy live in [`crate::pcp`]; their lock is always taken
+//! before this one, never after.
 
 use core::ops::{Deref, DerefMut};
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use kernel::prelude::*;
 
-use crate::host::{HostBlock, IrqSpinLock, TakeError, ZoneInfo};
+use crate::host::pages::CacheBox;
+use crate::host::percpu::PerCpuCells;
+use crate::host::{HostBlock, IrqSpinLock, ZoneInfo};
 use crate::logic::blockmap::{BlockMap, Owner};
 use crate::logic::buddy::{BlockMeta, BuddyArena, BuddyStats, FreeError};
 use crate::logic::order::{BLOCK_PAGES, NR_ORDERS};
+use crate::logic::pcp::PcpLists;
+use crate::logic::tags::{BlockTags, BLOCK_TAG_BYTES};
 use crate::logic::zonelist::{ZoneType, MAX_NODES, NR_ZONES};
 
 use crate::new_irq_spinlock;
@@ -26,11 +33,33 @@ pub(crate) const MAX_ARENAS: usize = MAX_NODES * NR_ZONES;
 /// The module-wide map from host blocks to (arena, slot).
 pub(crate) type PfnMap = BlockMap<KVec<AtomicU32>>;
 
-/// A block held by an arena: its host pages and their buddy metadata.
-/// Dropping it gives the pages back to the host.
+/// A block held by an arena: its host pages and their buddy metadata (one
+/// object of rkmem's metadata cache). Dropping it gives the pages back.
 pub(crate) struct OwnedBlock {
-    meta: KBox<BlockMeta>,
-    _host: HostBlock,
+    meta: CacheBox<BlockMeta>,
+    host: HostBlock,
+}
+
+impl OwnedBlock {
+    /// Metadata for a block just taken from the host, allocated with the
+    /// caller's reclaim bits; on failure the block goes back.
+    pub(crate) fn new(host: HostBlock, gfp: u32) -> Result<Self> {
+        let meta = CacheBox::new(BlockMeta::new(host.pfn()), gfp)?;
+        Ok(OwnedBlock { meta, host })
+    }
+
+    /// The zone the block really is in.
+    pub(crate) fn zone(&self) -> ZoneType {
+        self.host.zone()
+    }
+
+    /// Unload with pages in use: frees the metadata, keeps the pages from
+    /// the host for good.
+    fn leak_pages(self) {
+        let OwnedBlock { meta, host } = self;
+        drop(meta);
+        host.leak();
+    }
 }
 
 impl Deref for OwnedBlock {
@@ -50,7 +79,7 @@ type Buddy = BuddyArena<KVec<Option<OwnedBlock>>, OwnedBlock>;
 
 /// The locked part of an arena.
 pub(crate) struct ArenaState {
-    buddy: Buddy,
+    pub(crate) buddy: Buddy,
     /// Most blocks the arena may hold.
     limit: usize,
     /// Blocks being taken from the host right now (counted against `limit`).
@@ -79,7 +108,7 @@ pub(crate) struct ArenaSnapshot {
     pub(crate) blocks: usize,
     /// Block limit.
     pub(crate) limit: usize,
-    /// Free pages.
+    /// Free pages in the buddy (not counting per-CPU lists).
     pub(crate) free_pages: usize,
     /// Free chunks per order.
     pub(crate) nr_free: [usize; NR_ORDERS],
@@ -103,13 +132,20 @@ pub(crate) struct Arena {
     /// Most blocks the zone could ever give (its managed pages in blocks).
     pub(crate) max_blocks: usize,
     #[pin]
-    state: IrqSpinLock<ArenaState>,
+    pub(crate) state: IrqSpinLock<ArenaState>,
+    /// Per-CPU page lists in front of the buddy ([`crate::pcp`]).
+    pub(crate) pcp: PerCpuCells<PcpLists>,
+    /// Per slot: which chunks are live with a caller (lock-free checks).
+    tags: KVec<BlockTags>,
     /// Allocations that preferred this arena but were served by arena `i`.
     pub(crate) fallback_to: [AtomicU64; MAX_ARENAS],
     /// Allocations served here that preferred another arena.
     pub(crate) fallback_in: AtomicU64,
     /// Requests preferring this arena that nothing could serve (-ENOMEM).
     pub(crate) alloc_failures: AtomicU64,
+    /// Frees refused before reaching the buddy: double frees (reference
+    /// count already 0), wrong orders, tail pages.
+    pub(crate) refused_frees: AtomicU64,
 }
 
 /// Why an arena could not grow.
@@ -131,8 +167,10 @@ impl Arena {
     ) -> Result<Pin<KBox<Self>>> {
         let max_blocks = (info.managed_pages as usize).div_ceil(BLOCK_PAGES);
         let mut slots = KVec::with_capacity(max_blocks, GFP_KERNEL)?;
+        let mut tags = KVec::with_capacity(max_blocks, GFP_KERNEL)?;
         for _ in 0..max_blocks {
             slots.push(None, GFP_KERNEL)?;
+            tags.push(BlockTags::new(), GFP_KERNEL)?;
         }
         let locked = ArenaState {
             buddy: BuddyArena::new(slots),
@@ -140,6 +178,7 @@ impl Arena {
             growing: 0,
             stats: ArenaStats::default(),
         };
+        let pcp = PerCpuCells::new()?;
         KBox::pin_init(
             pin_init!(Arena {
                 id,
@@ -148,82 +187,73 @@ impl Arena {
                 info,
                 max_blocks,
                 state <- new_irq_spinlock!(locked, "rkmem_arena"),
+                pcp,
+                tags,
                 fallback_to: [const { AtomicU64::new(0) }; MAX_ARENAS],
                 fallback_in: AtomicU64::new(0),
                 alloc_failures: AtomicU64::new(0),
+                refused_frees: AtomicU64::new(0),
             }),
             GFP_KERNEL,
         )
     }
 
-    /// Allocates from the blocks already held; never grows, never sleeps.
-    pub(crate) fn alloc_held(&self, order: u32) -> Option<u64> {
+    /// Allocates from the blocks already held, straight from the buddy;
+    /// never grows, never sleeps. Returns the pfn.
+    pub(crate) fn alloc_buddy(&self, order: u32) -> Option<u64> {
         self.state.lock().buddy.alloc(order).map(|(pfn, _slot)| pfn)
     }
 
-    /// Bytes of the slot table (one entry per block the zone could hold).
-    pub(crate) fn slot_table_bytes(&self) -> usize {
-        self.max_blocks * core::mem::size_of::<Option<OwnedBlock>>()
+    /// The tags of the block holding `owner`'s slot.
+    pub(crate) fn tags(&self, slot: usize) -> Option<&BlockTags> {
+        self.tags.get(slot)
     }
 
-    /// Takes one more block from the host and adds it. Sleeps only if
-    /// `can_sleep`.
-    pub(crate) fn grow(
-        &self,
-        map: &PfnMap,
-        can_sleep: bool,
-        opportunistic: bool,
-    ) -> Result<(), GrowError> {
-        {
-            let mut st = self.state.lock();
-            if st.buddy.blocks() + st.growing >= st.limit {
-                st.stats.capped += 1;
-                return Err(GrowError::Capped);
-            }
-            st.growing += 1;
+    /// Bytes of the per-slot tables (slots and tags: one entry per block
+    /// the zone could hold).
+    pub(crate) fn table_bytes(&self) -> usize {
+        self.max_blocks * (core::mem::size_of::<Option<OwnedBlock>>() + BLOCK_TAG_BYTES)
+    }
+
+    /// Reserves room for one more block (against the limit unless
+    /// `ignore_limit`, for `__GFP_NOFAIL`). Pair with [`Arena::end_growth`].
+    pub(crate) fn begin_growth(&self, ignore_limit: bool) -> Result<(), GrowError> {
+        let mut st = self.state.lock();
+        if !ignore_limit && st.buddy.blocks() + st.growing >= st.limit {
+            st.stats.capped += 1;
+            return Err(GrowError::Capped);
         }
-        let taken = HostBlock::take(self.node, self.zone, can_sleep, opportunistic);
-        let flags = if can_sleep { GFP_KERNEL } else { GFP_NOWAIT };
-        let block = taken.map_err(Some).and_then(|host| {
-            let meta = KBox::new(BlockMeta::new(host.pfn()), flags).map_err(|_| None)?;
-            Ok(OwnedBlock { meta, _host: host })
-        });
+        st.growing += 1;
+        Ok(())
+    }
+
+    /// Ends a growth begun with [`Arena::begin_growth`]; counts a failure
+    /// of the host (`Some(mismatch)`) if there was one.
+    pub(crate) fn end_growth(&self, failure: Option<bool>) {
         let mut st = self.state.lock();
         st.growing -= 1;
-        let block = match block {
-            Ok(block) => block,
-            Err(why) => {
-                match why {
-                    Some(TakeError::Mismatch) => st.stats.mismatches += 1,
-                    _ => st.stats.grow_failures += 1,
-                }
-                return Err(GrowError::NoMemory);
-            }
-        };
-        match self.install(&mut st, map, block) {
-            Ok(()) => {
-                st.stats.grows += 1;
-                Ok(())
-            }
-            Err(block) => {
-                st.stats.grow_failures += 1;
-                // The block goes back to the host after unlocking.
-                drop(st);
-                drop(block);
-                Err(GrowError::NoMemory)
-            }
+        match failure {
+            Some(true) => st.stats.mismatches += 1,
+            Some(false) => st.stats.grow_failures += 1,
+            None => {}
         }
     }
 
-    /// Puts a new block in a vacant slot and in the block map; hands the
-    /// block back if either is impossible (no vacant slot cannot happen while
-    /// `limit <= max_blocks`).
-    fn install(
+    /// Adds a block taken from the host (in this arena's zone). With
+    /// `reserved`, this arena reserved its room; otherwise the block landed
+    /// here from a growth of a higher zone and must fit under the limit.
+    /// Hands the block back on failure (the caller drops it: to the host).
+    pub(crate) fn install(
         &self,
-        st: &mut ArenaState,
         map: &PfnMap,
         block: OwnedBlock,
+        reserved: bool,
     ) -> Result<(), OwnedBlock> {
+        let mut st = self.state.lock();
+        if !reserved && st.buddy.blocks() + st.growing >= st.limit {
+            st.stats.capped += 1;
+            return Err(block);
+        }
         let pfn = block.base_pfn();
         let Some(slot) = st.buddy.vacant_slot() else {
             return Err(block);
@@ -237,16 +267,20 @@ impl Arena {
         }
         st.buddy
             .add_block(slot, block)
-            .inspect_err(|_| map.remove(pfn))
+            .inspect_err(|_| map.remove(pfn))?;
+        st.stats.grows += 1;
+        Ok(())
     }
 
-    /// Frees `order` pages at `pfn` in `slot`.
-    pub(crate) fn free(&self, slot: usize, pfn: u64, order: u32) -> Result<(), FreeError> {
+    /// Whether a live allocation of `order` starts at `pfn` in `slot`
+    /// (orders above the per-CPU lists check the buddy's own bits too).
+    pub(crate) fn buddy_free(&self, slot: usize, pfn: u64, order: u32) -> Result<(), FreeError> {
         self.state.lock().buddy.free(slot, pfn, order)
     }
 
     /// Gives up to `max_blocks` wholly free blocks back to the host; returns
     /// how many. One block per lock hold; pages go back outside the lock.
+    /// Per-CPU lists must be drained first for their pages to count.
     pub(crate) fn shrink(&self, map: &PfnMap, max_blocks: usize) -> usize {
         let mut done = 0;
         while done < max_blocks {
@@ -301,21 +335,26 @@ impl Arena {
         }
     }
 
-    /// Unload: gives back every wholly free block; blocks with pages still
-    /// allocated are detached and deliberately kept from the host (never
-    /// free memory someone may still use). Returns (blocks kept, pages in use).
+    /// Unload (per-CPU lists already drained): gives back every wholly free
+    /// block; blocks with pages still allocated are detached and their pages
+    /// deliberately kept from the host (never free memory someone may still
+    /// use). Returns (blocks kept, pages in use).
     pub(crate) fn teardown(&self, map: &PfnMap) -> (usize, usize) {
         self.shrink(map, usize::MAX);
         let mut kept = (0, 0);
-        let mut st = self.state.lock();
-        for slot in 0..st.buddy.capacity() {
-            if let Some(block) = st.buddy.take_any_block(slot) {
+        loop {
+            let block = {
+                let mut st = self.state.lock();
+                let Some(block) = (0..st.buddy.capacity()).find_map(|s| st.buddy.take_any_block(s))
+                else {
+                    break;
+                };
                 map.remove(block.base_pfn());
-                kept.0 += 1;
-                kept.1 += BLOCK_PAGES - block.free_pages();
-                // Leak on purpose: the pages stay out of the host allocator.
-                core::mem::forget(block);
-            }
+                block
+            };
+            kept.0 += 1;
+            kept.1 += BLOCK_PAGES - block.free_pages();
+            block.leak_pages();
         }
         kept
     }

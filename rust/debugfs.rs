@@ -26,9 +26,11 @@ enum File {
     Prefill,
     Shrink,
     Test,
+    Drain,
+    Pcp,
 }
 
-const FILES: [(File, &CStr, u16); 7] = [
+const FILES: [(File, &CStr, u16); 9] = [
     (File::Topology, c_str!("topology"), 0o400),
     (File::Buddyinfo, c_str!("buddyinfo"), 0o400),
     (File::Zoneinfo, c_str!("zoneinfo"), 0o400),
@@ -36,6 +38,8 @@ const FILES: [(File, &CStr, u16); 7] = [
     (File::Prefill, c_str!("prefill"), 0o200),
     (File::Shrink, c_str!("shrink"), 0o200),
     (File::Test, c_str!("test"), 0o600),
+    (File::Drain, c_str!("drain"), 0o200),
+    (File::Pcp, c_str!("pcp"), 0o600),
 ];
 
 /// Creates every file in `dir`.
@@ -66,7 +70,8 @@ impl Rkmem {
             File::Zoneinfo => self.show_zoneinfo(out),
             File::Limit => self.show_limits(out),
             File::Test => self.show_test(out),
-            File::Prefill | File::Shrink => Ok(()),
+            File::Pcp => self.show_pcp(out),
+            File::Prefill | File::Shrink | File::Drain => Ok(()),
         }
         .map_err(fmt_err)
     }
@@ -79,6 +84,8 @@ impl Rkmem {
             File::Prefill => self.write_prefill(text),
             File::Shrink => self.write_shrink(text),
             File::Test => self.write_test(text),
+            File::Drain => self.write_drain(text),
+            File::Pcp => self.write_pcp(text),
             _ => Err(EPERM),
         }
     }
@@ -134,12 +141,12 @@ impl Rkmem {
                 ("alloc_failures", arena.alloc_failures.load(Relaxed)),
                 // Held blocks had no chunk: growth or fallback followed.
                 ("buddy_empty", s.buddy.failures),
-                ("bad_frees", s.buddy.bad_frees),
-                ("fallback_in", arena.fallback_in.load(Relaxed)),
                 (
-                    "meta_bytes",
-                    (s.blocks * crate::logic::buddy::BLOCK_META_BYTES) as u64,
+                    "bad_frees",
+                    s.buddy.bad_frees + arena.refused_frees.load(Relaxed),
                 ),
+                ("fallback_in", arena.fallback_in.load(Relaxed)),
+                ("pcp_pages", arena.pcp_pages() as u64),
             ];
             for (name, value) in rows {
                 writeln!(out, "  {:<16} {}", name, value)?;
@@ -151,6 +158,7 @@ impl Rkmem {
                 }
                 writeln!(out)?;
             }
+            self.show_pagesets(arena, out)?;
             for to in self.arenas.iter() {
                 let n = arena.fallback_to[to.id].load(Relaxed);
                 if n > 0 {
@@ -167,19 +175,43 @@ impl Rkmem {
         Ok(())
     }
 
-    /// rkmem's own metadata against the memory it manages. The host spends
+    /// The host's /proc/zoneinfo `pagesets` layout, plus rkmem's counters.
+    fn show_pagesets(&self, arena: &crate::arena::Arena, out: &mut impl Write) -> core::fmt::Result {
+        writeln!(out, "  pagesets")?;
+        for cpu in crate::host::percpu::possible_cpus() {
+            let Some(p) = arena.pcp_snapshot(cpu) else {
+                continue;
+            };
+            writeln!(out, "    cpu: {}", p.cpu)?;
+            writeln!(out, "              count: {}", p.count)?;
+            writeln!(out, "              high:  {}", p.high)?;
+            writeln!(out, "              batch: {}", p.batch)?;
+            writeln!(out, "              hits: {}", p.stats.hits)?;
+            writeln!(out, "              refills: {}", p.stats.refills)?;
+            writeln!(out, "              drains: {}", p.stats.drains)?;
+            writeln!(out, "              remote_frees: {}", p.stats.remote_frees)?;
+        }
+        Ok(())
+    }
+
+    /// rkmem's own metadata against the memory it manages, as one figure:
+    /// block metadata (objects of its own cache) plus the tables (per-slot
+    /// tables and tags, the block map, the per-CPU lists). The host spends
     /// 64 bytes of `struct page` per 4 KiB page (1.6 %).
     fn show_metadata(&self, out: &mut impl Write) -> core::fmt::Result {
-        use crate::logic::buddy::BLOCK_META_BYTES;
         use crate::logic::order::BLOCK_PAGES;
         let blocks: usize = self.arenas.iter().map(|a| a.snapshot().blocks).sum();
-        let per_block = host::kmalloc_size(BLOCK_META_BYTES);
+        let per_block = self.meta_object_size;
+        let cpus = crate::host::percpu::possible_cpus().count();
+        let lists = self.arenas.len() * cpus * core::mem::size_of::<crate::logic::pcp::PcpLists>();
         let tables: usize = self
             .arenas
             .iter()
-            .map(|a| a.slot_table_bytes())
+            .map(|a| a.table_bytes())
             .sum::<usize>()
-            + self.map.bytes();
+            + self.map.bytes()
+            + lists;
+        let total = blocks * per_block + tables;
         writeln!(out, "rkmem")?;
         writeln!(
             out,
@@ -188,14 +220,11 @@ impl Rkmem {
             self.unowned_frees.load(Relaxed)
         )?;
         writeln!(out, "  {:<16} {}", "blocks_held", blocks)?;
-        writeln!(
-            out,
-            "  {:<16} {} (kmalloc {})",
-            "block_meta_bytes", BLOCK_META_BYTES, per_block
-        )?;
+        writeln!(out, "  {:<16} {}", "block_meta_bytes", per_block)?;
         writeln!(out, "  {:<16} {}", "table_bytes", tables)?;
+        writeln!(out, "  {:<16} {}", "meta_bytes", total)?;
         if blocks > 0 {
-            let milli = (blocks * per_block + tables) * 1000 / (blocks * BLOCK_PAGES);
+            let milli = total * 1000 / (blocks * BLOCK_PAGES);
             writeln!(
                 out,
                 "  {:<16} {}.{:03}",
@@ -203,6 +232,50 @@ impl Rkmem {
                 milli / 1000,
                 milli % 1000
             )?;
+        }
+        Ok(())
+    }
+
+    fn show_pcp(&self, out: &mut impl Write) -> core::fmt::Result {
+        for arena in self.arenas.iter() {
+            // Every CPU has the same setting (the knob sets them together).
+            let (high, batch) = crate::host::percpu::possible_cpus()
+                .find_map(|cpu| arena.pcp_snapshot(cpu))
+                .map_or((0, 0), |p| (p.high, p.batch));
+            writeln!(
+                out,
+                "node={} zone={} high={} batch={}",
+                arena.node,
+                arena.zone.name(),
+                high,
+                batch
+            )?;
+        }
+        Ok(())
+    }
+
+    fn write_drain(&self, text: &str) -> Result {
+        match cmd::parse_shrink(text).map_err(cmd_err)? {
+            Some(r) => {
+                self.arena_ref(r)?.drain_lists(&self.map);
+            }
+            None => {
+                self.drain_all();
+            }
+        }
+        Ok(())
+    }
+
+    fn write_pcp(&self, text: &str) -> Result {
+        let (target, high, batch) = cmd::parse_pcp(text).map_err(cmd_err)?;
+        let apply = |arena: &crate::arena::Arena| {
+            arena.set_pcp(high, batch);
+            // Lowered or turned off: what is above `high` goes back now.
+            arena.drain_lists(&self.map);
+        };
+        match target {
+            Some(r) => apply(self.arena_ref(r)?),
+            None => self.arenas.iter().for_each(|a| apply(a)),
         }
         Ok(())
     }
@@ -296,8 +369,10 @@ impl Rkmem {
             return Err(ERANGE);
         }
         for _ in 0..blocks {
-            // A host shortage part way keeps what was taken (-ENOMEM).
-            arena.grow(&self.map, true, false).map_err(|_| ENOMEM)?;
+            // Strict: only blocks of this very zone. A host shortage part
+            // way keeps what was taken (-ENOMEM).
+            self.grow(arena, host::pages::GFP_KERNEL, false, false, true)
+                .map_err(|_| ENOMEM)?;
         }
         Ok(())
     }
@@ -306,9 +381,12 @@ impl Rkmem {
         let target = cmd::parse_shrink(text).map_err(cmd_err)?;
         match target {
             Some(r) => {
-                self.arena_ref(r)?.shrink(&self.map, usize::MAX);
+                let arena = self.arena_ref(r)?;
+                arena.drain_lists(&self.map);
+                arena.shrink(&self.map, usize::MAX);
             }
             None => {
+                self.drain_all();
                 for arena in self.arenas.iter() {
                     arena.shrink(&self.map, usize::MAX);
                 }
@@ -335,10 +413,11 @@ impl Rkmem {
                 let mut test = self.test.lock();
                 test.held.reserve(count as usize)?;
                 for _ in 0..count {
+                    let req = crate::AllocRequest::plain(placement, order, !atomic);
                     let got = if atomic {
-                        host::in_atomic_section(|| self.alloc_pages(placement, order, false))
+                        host::in_atomic_section(|| self.alloc_pages(&req))
                     } else {
-                        self.alloc_pages(placement, order, true)
+                        self.alloc_pages(&req)
                     };
                     // Room was reserved above, so this cannot fail.
                     if !test.held.push((got?, order)) {
@@ -402,7 +481,7 @@ impl Rkmem {
         let in_arenas: u64 = self
             .arenas
             .iter()
-            .map(|a| a.snapshot().buddy.bad_frees)
+            .map(|a| a.snapshot().buddy.bad_frees + a.refused_frees.load(Relaxed))
             .sum();
         in_arenas + self.unowned_frees.load(Relaxed)
     }
@@ -417,11 +496,12 @@ impl Rkmem {
             highest_zone: ZoneType::Normal,
             this_node: false,
         };
+        let req = crate::AllocRequest::plain(placement, order, true);
         let (mut rk, mut hs) = ([0u64; ROUNDS], [0u64; ROUNDS]);
         for round in 0..ROUNDS {
             let start = host::now_ns();
             for _ in 0..count {
-                let pfn = self.alloc_pages(placement, order, true)?;
+                let pfn = self.alloc_pages(&req)?;
                 self.free_pages(pfn, order);
             }
             rk[round] = (host::now_ns() - start) / count.max(1);

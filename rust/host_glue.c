@@ -2,7 +2,12 @@
 /*
  * Thin C wrappers for rkmem (see host_glue.h). No policy here.
  */
+#include <linux/cpuhotplug.h>
 #include <linux/debugfs.h>
+#include <linux/highmem.h>
+#include <linux/percpu.h>
+#include <linux/ratelimit.h>
+#include <linux/sched/mm.h>
 #include <linux/export.h>
 #include <linux/gfp.h>
 #include <linux/ktime.h>
@@ -87,10 +92,25 @@ size_t rkmem_host_node_cpulist(int nid, char *buf, size_t len)
 	return scnprintf(buf, len, "%*pbl", cpumask_pr_args(cpumask_of_node(nid)));
 }
 
-int rkmem_host_alloc_block(int nid, int kind, bool can_sleep, bool opportunistic,
-			   unsigned long *pfn)
+/*
+ * The caller's reclaim bits, as mm/internal.h's GFP_RECLAIM_MASK, minus what
+ * must not apply to a whole 4 MiB block: reserves (__GFP_HIGH,
+ * __GFP_MEMALLOC) are for the caller's few pages, and __GFP_NOFAIL is not
+ * allowed for costly orders (rkmem loops itself, see rkmem.h).
+ */
+#define RKMEM_BLOCK_RECLAIM_MASK (__GFP_RECLAIM | __GFP_IO | __GFP_FS | \
+				  __GFP_RETRY_MAYFAIL | __GFP_NORETRY | \
+				  __GFP_NOMEMALLOC | __GFP_NOLOCKDEP)
+
+gfp_t rkmem_host_block_gfp(gfp_t gfp)
 {
-	gfp_t gfp = (can_sleep ? GFP_KERNEL : GFP_NOWAIT) | __GFP_THISNODE | __GFP_NOWARN;
+	return gfp & RKMEM_BLOCK_RECLAIM_MASK;
+}
+
+int rkmem_host_alloc_block(int nid, int kind, gfp_t reclaim, bool opportunistic,
+			   unsigned long *pfn, int *landed)
+{
+	gfp_t gfp = (reclaim & RKMEM_BLOCK_RECLAIM_MASK) | __GFP_THISNODE | __GFP_NOWARN;
 	struct page *page;
 
 	if (kind < 0 || kind >= ARRAY_SIZE(gfp_of_kind))
@@ -101,16 +121,24 @@ int rkmem_host_alloc_block(int nid, int kind, bool can_sleep, bool opportunistic
 	if (!page)
 		return RKMEM_BLOCK_NOMEM;
 	*pfn = page_to_pfn(page);
-	if (page_to_nid(page) != nid || zone_kind_of(page_zonenum(page)) != kind) {
+	*landed = zone_kind_of(page_zonenum(page));
+	/* The host may fall back to a lower zone of the node, never higher. */
+	if (page_to_nid(page) != nid || *landed < 0 || *landed > kind) {
 		__free_pages(page, MAX_PAGE_ORDER);
 		return RKMEM_BLOCK_MISMATCH;
 	}
+	/* rkmem's free pages all have count 0; a hand-out sets 1. */
+	set_page_count(page, 0);
 	return RKMEM_BLOCK_OK;
 }
 
 void rkmem_host_free_block(unsigned long pfn)
 {
-	__free_pages(pfn_to_page(pfn), MAX_PAGE_ORDER);
+	struct page *page = pfn_to_page(pfn);
+
+	/* The host's reference, as alloc_pages_node() left it. */
+	set_page_count(page, 1);
+	__free_pages(page, MAX_PAGE_ORDER);
 }
 
 int rkmem_host_pfn_nid(unsigned long pfn) { return page_to_nid(pfn_to_page(pfn)); }
@@ -132,10 +160,18 @@ bool rkmem_host_alloc_free_pages(int nid, unsigned int order)
 }
 
 u64 rkmem_host_time_ns(void) { return ktime_get_ns(); }
-size_t rkmem_host_kmalloc_size(size_t size) { return kmalloc_size_roundup(size); }
 void rkmem_host_atomic_begin(void) { preempt_disable(); }
 void rkmem_host_atomic_end(void) { preempt_enable(); }
 void rkmem_host_cond_resched(void) { cond_resched(); }
+
+/* __GFP_NOFAIL retry pause: a tick if the caller may sleep, else a spin. */
+void rkmem_host_nofail_wait(bool can_sleep)
+{
+	if (can_sleep)
+		schedule_timeout_uninterruptible(1);
+	else
+		cpu_relax();
+}
 
 void rkmem_host_spin_lock_init(spinlock_t *lock, const char *name,
 			       struct lock_class_key *key)
@@ -160,6 +196,179 @@ void rkmem_host_spin_unlock_irqrestore(spinlock_t *lock, unsigned long flags)
 {
 	spin_unlock_irqrestore(lock, flags);
 }
+
+/* ---- block metadata: a cache sized to the struct ---- */
+
+struct kmem_cache *rkmem_host_cache_create(const char *name, size_t size, size_t align)
+{
+	return kmem_cache_create(name, size, align, SLAB_HWCACHE_ALIGN, NULL);
+}
+
+void rkmem_host_cache_destroy(struct kmem_cache *cache) { kmem_cache_destroy(cache); }
+
+void *rkmem_host_cache_alloc(struct kmem_cache *cache, gfp_t reclaim)
+{
+	return kmem_cache_alloc(cache, (reclaim & RKMEM_BLOCK_RECLAIM_MASK) | __GFP_NOWARN);
+}
+
+void rkmem_host_cache_free(struct kmem_cache *cache, void *obj) { kmem_cache_free(cache, obj); }
+size_t rkmem_host_cache_size(struct kmem_cache *cache) { return kmem_cache_size(cache); }
+
+/* ---- page semantics of alloc_pages_node / __free_pages ---- */
+
+/*
+ * Hand-out: the first page gets the caller's reference (tails of a
+ * non-compound chunk stay at 0, as the host leaves them); __GFP_COMP builds
+ * the compound page as the host's prep_compound_page (mm/internal.h, not
+ * exported); zeroing as __GFP_ZERO / init_on_alloc.
+ */
+void rkmem_host_page_prep(unsigned long pfn, unsigned int order, bool zero, bool comp)
+{
+	struct page *page = pfn_to_page(pfn);
+	struct folio *folio = (struct folio *)page;
+	unsigned int i, nr = 1U << order;
+
+	if (zero)
+		for (i = 0; i < nr; i++)
+			clear_highpage(page + i);
+	if (comp && order > 0) {
+		__SetPageHead(page);
+		for (i = 1; i < nr; i++) {
+			page[i].mapping = TAIL_MAPPING;
+			set_compound_head(page + i, page);
+			set_page_private(page + i, 0);
+		}
+		folio->_flags_1 = (folio->_flags_1 & ~0xffUL) | order;
+		folio->_folio_nr_pages = nr;
+		atomic_set(&folio->_large_mapcount, -1);
+		atomic_set(&folio->_entire_mapcount, -1);
+		atomic_set(&folio->_nr_pages_mapped, 0);
+		atomic_set(&folio->_pincount, 0);
+		if (order > 1)
+			INIT_LIST_HEAD(&folio->_deferred_list);
+	}
+	set_page_count(page, 1);
+}
+
+/* The order of the compound page at @pfn, 0 if not compound, -1 if a tail. */
+int rkmem_host_page_compound_order(unsigned long pfn)
+{
+	struct page *page = pfn_to_page(pfn);
+
+	if (PageTail(page))
+		return -1;
+	return PageHead(page) ? compound_order(page) : 0;
+}
+
+/* Drops one reference unless it is 0; returns the count before. */
+int rkmem_host_page_put(unsigned long pfn)
+{
+	return atomic_fetch_add_unless(&pfn_to_page(pfn)->_refcount, -1, 0);
+}
+
+int rkmem_host_page_count(unsigned long pfn) { return page_ref_count(pfn_to_page(pfn)); }
+
+/*
+ * Take-back of a chunk whose last reference is gone: undo the compound page
+ * (every field prep touched, so the host's free checks stay silent when the
+ * block goes back), zero as init_on_free.
+ */
+void rkmem_host_page_release(unsigned long pfn, unsigned int order)
+{
+	struct page *page = pfn_to_page(pfn);
+	struct folio *folio = (struct folio *)page;
+	unsigned int i, nr = 1U << order;
+
+	if (order > 0 && PageHead(page)) {
+		if (order > 1)
+			INIT_LIST_HEAD(&folio->_deferred_list);
+		folio->_flags_1 &= ~0xffUL;
+		folio->_folio_nr_pages = 0;
+		atomic_set(&folio->_large_mapcount, 0);
+		atomic_set(&folio->_entire_mapcount, 0);
+		atomic_set(&folio->_pincount, 0);
+		for (i = 1; i < nr; i++) {
+			clear_compound_head(page + i);
+			page[i].mapping = NULL;
+		}
+		__ClearPageHead(page);
+	}
+	if (want_init_on_free())
+		for (i = 0; i < nr; i++)
+			clear_highpage(page + i);
+}
+
+/* ---- per-CPU list cells: a spinlock_t followed by Rust's data ---- */
+
+void __percpu *rkmem_host_percpu_alloc(size_t size, size_t align)
+{
+	void __percpu *base = __alloc_percpu(size, align);
+	unsigned int cpu;
+
+	if (base)
+		for_each_possible_cpu(cpu)
+			spin_lock_init((spinlock_t *)per_cpu_ptr(base, cpu));
+	return base;
+}
+
+void rkmem_host_percpu_free(void __percpu *base) { free_percpu(base); }
+void *rkmem_host_percpu_ptr(void __percpu *base, int cpu) { return per_cpu_ptr(base, cpu); }
+int rkmem_host_nr_cpu_ids(void) { return nr_cpu_ids; }
+bool rkmem_host_cpu_possible(int cpu) { return cpu_possible(cpu); }
+int rkmem_host_cpu_to_node(int cpu) { return cpu_to_node(cpu); }
+
+/*
+ * This CPU's cell, locked, or NULL if it is taken: an interrupt came in
+ * while this CPU was in a list operation (or a drain holds it), and the
+ * caller goes to the buddy instead. As the host's pcp_spin_trylock: a
+ * trylock never deadlocks, so IRQs stay on for list operations.
+ */
+void *rkmem_host_pcp_trylock_local(void __percpu *base, int *cpu)
+{
+	spinlock_t *lock;
+
+	preempt_disable();
+	lock = this_cpu_ptr((spinlock_t __percpu *)base);
+	if (!spin_trylock(lock)) {
+		preempt_enable();
+		return NULL;
+	}
+	*cpu = smp_processor_id();
+	return lock;
+}
+
+void rkmem_host_pcp_unlock_local(void *cell)
+{
+	spin_unlock(cell);
+	preempt_enable();
+}
+
+/* Any CPU's cell, from process context (drains, reports, knobs). */
+void *rkmem_host_pcp_lock_cpu(void __percpu *base, int cpu)
+{
+	spinlock_t *lock = per_cpu_ptr((spinlock_t __percpu *)base, cpu);
+
+	spin_lock(lock);
+	return lock;
+}
+
+void rkmem_host_pcp_unlock_cpu(void *cell) { spin_unlock(cell); }
+
+/* ---- CPU hotplug: a dead CPU's lists are drained from another CPU ---- */
+
+static int rkmem_cpu_dead(unsigned int cpu)
+{
+	rkmem_rust_cpu_dead(cpu);
+	return 0;
+}
+
+int rkmem_host_cpuhp_register(void)
+{
+	return cpuhp_setup_state_nocalls(CPUHP_BP_PREPARE_DYN, "mm/rkmem:dead", NULL,
+					 rkmem_cpu_dead);
+}
+
+void rkmem_host_cpuhp_unregister(int state) { cpuhp_remove_state_nocalls(state); }
 
 /* ---- debugfs ---- */
 
@@ -253,19 +462,42 @@ void rkmem_host_shrinker_unregister(struct shrinker *s) { shrinker_free(s); }
 
 /* ---- the exported C API ---- */
 
+/* One warning per burst, as the host's warn_alloc (which is not exported). */
+static DEFINE_RATELIMIT_STATE(rkmem_warn_rs, 5 * HZ, 1);
+
 struct page *rkmem_alloc_pages(int nid, gfp_t gfp, unsigned int order)
 {
 	unsigned long pfn;
+	unsigned int flags = 0;
 	int highest = zone_kind_of(gfp_zone(gfp));
 
+	might_alloc(gfp);
+	if (nid != NUMA_NO_NODE &&
+	    (nid < 0 || nid >= MAX_NUMNODES || !node_possible(nid) || !node_online(nid))) {
+		if (!(gfp & __GFP_NOWARN) && __ratelimit(&rkmem_warn_rs))
+			pr_warn("rkmem: invalid node %d: order:%u, mode:%#x(%pGg)\n",
+				nid, order, gfp, &gfp);
+		return NULL;
+	}
 	if (nid == NUMA_NO_NODE)
 		nid = numa_node_id();
-	if (highest < 0 || order > MAX_PAGE_ORDER)
-		return NULL;
-	if (rkmem_rust_alloc(nid, highest, gfp & __GFP_THISNODE,
-			     gfpflags_allow_blocking(gfp), order, &pfn))
-		return NULL;
-	return pfn_to_page(pfn);
+	if (gfp & __GFP_THISNODE)
+		flags |= RKMEM_ALLOC_THISNODE;
+	if (gfpflags_allow_blocking(gfp))
+		flags |= RKMEM_ALLOC_CAN_SLEEP;
+	if (want_init_on_alloc(gfp))
+		flags |= RKMEM_ALLOC_ZERO;
+	if (gfp & __GFP_COMP)
+		flags |= RKMEM_ALLOC_COMP;
+	if (gfp & __GFP_NOFAIL)
+		flags |= RKMEM_ALLOC_NOFAIL;
+	if (highest >= 0 && order <= MAX_PAGE_ORDER &&
+	    !rkmem_rust_alloc(nid, highest, gfp, flags, order, &pfn))
+		return pfn_to_page(pfn);
+	if (!(gfp & __GFP_NOWARN) && __ratelimit(&rkmem_warn_rs))
+		pr_warn("rkmem: page allocation failure: order:%u, mode:%#x(%pGg), nid=%d\n",
+			order, gfp, &gfp, nid);
+	return NULL;
 }
 EXPORT_SYMBOL_GPL(rkmem_alloc_pages);
 

@@ -31,6 +31,15 @@ struct rkmem_zone_info {
 	unsigned long managed_pages;
 };
 
+/* rkmem_rust_alloc() flags, decoded from the caller's gfp by the C API. */
+enum rkmem_alloc_flags {
+	RKMEM_ALLOC_THISNODE = 1,
+	RKMEM_ALLOC_CAN_SLEEP = 2,
+	RKMEM_ALLOC_ZERO = 4,
+	RKMEM_ALLOC_COMP = 8,
+	RKMEM_ALLOC_NOFAIL = 16,
+};
+
 /* Result of taking one block from the host. */
 enum rkmem_block_result {
 	RKMEM_BLOCK_OK = 0,
@@ -50,17 +59,47 @@ unsigned long rkmem_host_node_end_pfn(int nid);
 size_t rkmem_host_node_cpulist(int nid, char *buf, size_t len);
 
 /* Pages */
-int rkmem_host_alloc_block(int nid, int kind, bool can_sleep, bool opportunistic,
-			   unsigned long *pfn);
+gfp_t rkmem_host_block_gfp(gfp_t gfp);
+int rkmem_host_alloc_block(int nid, int kind, gfp_t reclaim, bool opportunistic,
+			   unsigned long *pfn, int *landed);
 void rkmem_host_free_block(unsigned long pfn);
 int rkmem_host_pfn_nid(unsigned long pfn);
 int rkmem_host_pfn_zone_kind(unsigned long pfn);
 bool rkmem_host_alloc_free_pages(int nid, unsigned int order);
 u64 rkmem_host_time_ns(void);
-size_t rkmem_host_kmalloc_size(size_t size);
 void rkmem_host_atomic_begin(void);
 void rkmem_host_atomic_end(void);
 void rkmem_host_cond_resched(void);
+void rkmem_host_nofail_wait(bool can_sleep);
+
+/* Block metadata cache */
+struct kmem_cache;
+struct kmem_cache *rkmem_host_cache_create(const char *name, size_t size, size_t align);
+void rkmem_host_cache_destroy(struct kmem_cache *cache);
+void *rkmem_host_cache_alloc(struct kmem_cache *cache, gfp_t reclaim);
+void rkmem_host_cache_free(struct kmem_cache *cache, void *obj);
+size_t rkmem_host_cache_size(struct kmem_cache *cache);
+
+/* Page semantics */
+void rkmem_host_page_prep(unsigned long pfn, unsigned int order, bool zero, bool comp);
+int rkmem_host_page_compound_order(unsigned long pfn);
+int rkmem_host_page_put(unsigned long pfn);
+int rkmem_host_page_count(unsigned long pfn);
+void rkmem_host_page_release(unsigned long pfn, unsigned int order);
+
+/* Per-CPU list cells and CPU hotplug */
+void __percpu *rkmem_host_percpu_alloc(size_t size, size_t align);
+void rkmem_host_percpu_free(void __percpu *base);
+void *rkmem_host_percpu_ptr(void __percpu *base, int cpu);
+int rkmem_host_nr_cpu_ids(void);
+bool rkmem_host_cpu_possible(int cpu);
+int rkmem_host_cpu_to_node(int cpu);
+void *rkmem_host_pcp_trylock_local(void __percpu *base, int *cpu);
+void rkmem_host_pcp_unlock_local(void *cell);
+void *rkmem_host_pcp_lock_cpu(void __percpu *base, int cpu);
+void rkmem_host_pcp_unlock_cpu(void *cell);
+int rkmem_host_cpuhp_register(void);
+void rkmem_host_cpuhp_unregister(int state);
 
 /* IRQ-safe spinlock (6.12's Rust has no irqsave lock backend) */
 void rkmem_host_spin_lock_init(spinlock_t *lock, const char *name,
@@ -84,8 +123,9 @@ int rkmem_rust_show(struct seq_file *m, unsigned long id);
 int rkmem_rust_write(unsigned long id, const char *buf, size_t len);
 unsigned long rkmem_rust_shrink_count(int nid);
 unsigned long rkmem_rust_shrink_scan(int nid, unsigned long nr_pages);
-int rkmem_rust_alloc(int nid, int highest_kind, bool this_node, bool can_sleep,
+int rkmem_rust_alloc(int nid, int highest_kind, gfp_t gfp, unsigned int flags,
 		     unsigned int order, unsigned long *pfn);
+void rkmem_rust_cpu_dead(unsigned int cpu);
 void rkmem_rust_free(unsigned long pfn, unsigned int order);
 
 #endif /* _RKMEM_HOST_GLUE_H */

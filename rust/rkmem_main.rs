@@ -15,14 +15,17 @@ use kernel::{c_str, new_mutex};
 mod arena;
 mod debugfs;
 pub(crate) mod host;
+mod pcp;
 // Pure logic shared with the userspace test crate; later layers use more of it.
 #[allow(dead_code, unreachable_pub)]
 mod logic;
 
-use arena::{Arena, GrowError, PfnMap};
-use host::{DebugfsDir, Published, Shrinker};
+use arena::{Arena, GrowError, OwnedBlock, PfnMap};
+use host::pages::{self, Compound, MetaCache};
+use host::percpu::CpuHotplug;
+use host::{DebugfsDir, HostBlock, Published, Shrinker, TakeError};
 use logic::blockmap::BlockMap;
-use logic::buddy::FreeError;
+use logic::buddy::{BlockMeta, FreeError};
 use logic::order::{BLOCK_PAGES, MAX_ORDER};
 use logic::zonelist::{Placement, Topology, ZoneType, MAX_NODES, NR_ZONES};
 
@@ -30,7 +33,7 @@ module! {
     type: RkmemModule,
     name: "rkmem",
     author: "rkmem developers",
-    description: "A parallel memory-management subsystem: page source, buddy, debugfs",
+    description: "A parallel memory-management subsystem: page source, buddy, per-CPU lists, debugfs",
     license: "GPL",
 }
 
@@ -97,6 +100,47 @@ pub(crate) struct BenchResult {
     host_ns: u64,
 }
 
+/// One page allocation, as the C API decodes a gfp mask.
+pub(crate) struct AllocRequest {
+    /// Node, highest zone, `__GFP_THISNODE`.
+    pub(crate) placement: Placement,
+    /// `0..=MAX_ORDER`.
+    pub(crate) order: u32,
+    /// The caller's gfp: its reclaim bits go to the host when rkmem grows.
+    pub(crate) gfp: u32,
+    /// `__GFP_DIRECT_RECLAIM`: rkmem may sleep (in the host, when growing).
+    pub(crate) can_sleep: bool,
+    /// `__GFP_ZERO` or `init_on_alloc`.
+    pub(crate) zero: bool,
+    /// `__GFP_COMP`.
+    pub(crate) comp: bool,
+    /// `__GFP_NOFAIL`.
+    pub(crate) nofail: bool,
+}
+
+impl AllocRequest {
+    /// A request of rkmem's own (knobs, tests): plain pages, `GFP_KERNEL`,
+    /// or `GFP_NOWAIT` when it must not sleep.
+    pub(crate) fn plain(placement: Placement, order: u32, can_sleep: bool) -> Self {
+        AllocRequest {
+            placement,
+            order,
+            gfp: if can_sleep {
+                pages::GFP_KERNEL
+            } else {
+                pages::GFP_NOWAIT
+            },
+            can_sleep,
+            zero: false,
+            comp: false,
+            nofail: false,
+        }
+    }
+}
+
+/// Kinds of refused frees, each reported once.
+const FREE_ERROR_KINDS: usize = 4;
+
 /// The module's state: every arena and the map from blocks to arenas.
 #[pin_data]
 pub(crate) struct Rkmem {
@@ -109,12 +153,14 @@ pub(crate) struct Rkmem {
     test: Mutex<TestState>,
     /// Frees refused because no arena owns the page.
     unowned_frees: AtomicU64,
+    /// Bytes of one block-metadata object in its cache.
+    meta_object_size: usize,
     /// Each kind of refused free is reported once.
-    warned: [AtomicBool; 3],
+    warned: [AtomicBool; FREE_ERROR_KINDS],
 }
 
 impl Rkmem {
-    fn new() -> Result<Pin<KBox<Self>>> {
+    fn new(meta_object_size: usize) -> Result<Pin<KBox<Self>>> {
         let nr_nodes = host::nr_node_ids().min(MAX_NODES);
         if host::nr_node_ids() > MAX_NODES {
             pr_warn!("only the first {} nodes are managed\n", MAX_NODES);
@@ -140,7 +186,9 @@ impl Rkmem {
                 };
                 topology.present[node][zone as usize] = true;
                 arena_of[node][zone as usize] = Some(arenas.len() as u8);
-                arenas.push(Arena::new(arenas.len(), node, zone, info)?, GFP_KERNEL)?;
+                let arena = Arena::new(arenas.len(), node, zone, info)?;
+                arena.init_pcp();
+                arenas.push(arena, GFP_KERNEL)?;
             }
         }
         if arenas.is_empty() {
@@ -160,7 +208,8 @@ impl Rkmem {
                 map,
                 test <- new_mutex!(TestState { held: Held::new(), bench: None }, "rkmem_test"),
                 unowned_frees: AtomicU64::new(0),
-                warned: [const { AtomicBool::new(false) }; 3],
+                meta_object_size,
+                warned: [const { AtomicBool::new(false) }; FREE_ERROR_KINDS],
             }),
             GFP_KERNEL,
         )
@@ -171,73 +220,235 @@ impl Rkmem {
         self.arenas.get(index as usize).map(|a| &**a)
     }
 
-    /// Allocates `2^order` pages; returns the first pfn. Tries the arenas of
-    /// the fallback list in order, each first from held blocks, then by
-    /// growing (up to its limit); a request that may sleep makes one last
-    /// pass that lets the host reclaim.
-    pub(crate) fn alloc_pages(
-        &self,
-        placement: Placement,
-        order: u32,
-        can_sleep: bool,
-    ) -> Result<u64> {
+    /// Allocates `2^order` pages as `alloc_pages_node` would; returns the
+    /// first pfn, its page prepared for the caller ([`Rkmem::hand_out`]).
+    ///
+    /// Fast path: the preferred arena's per-CPU list. Then the fallback list
+    /// (the host's zonelist order), each arena from its lists or buddy; the
+    /// first arena of each node may grow, with the request's own highest
+    /// zone, so the host applies its zone reserves; lower zones of a node
+    /// serve only from blocks they already hold. A request that may sleep
+    /// makes one last pass that lets the host reclaim. `__GFP_NOFAIL` then
+    /// keeps trying, past rkmem's block limits (see rkmem.h for its bound).
+    pub(crate) fn alloc_pages(&self, req: &AllocRequest) -> Result<u64> {
+        let order = req.order;
         if order > MAX_ORDER {
             return Err(EINVAL);
         }
-        let list = self.topology.fallback(placement);
+        let p = req.placement;
+        if let Some(arena) = self.arena(p.node, p.highest_zone) {
+            if let Some(pfn) = arena.alloc_listed(order) {
+                return self.hand_out(arena, pfn, req);
+            }
+        }
+        let list = self.topology.fallback(p);
         let preferred = list
             .iter()
             .next()
             .and_then(|(n, z)| self.arena(n, z))
             .ok_or(ENOMEM)?;
-        let passes: &[bool] = if can_sleep { &[true, false] } else { &[true] };
+        let passes: &[bool] = if req.can_sleep { &[true, false] } else { &[true] };
         for &opportunistic in passes {
-            for (node, zone) in list.iter() {
-                let Some(arena) = self.arena(node, zone) else {
-                    continue;
-                };
-                let mut pfn = arena.alloc_held(order);
-                while pfn.is_none() {
-                    match arena.grow(&self.map, can_sleep, opportunistic) {
-                        // Another CPU may take the new block first: try again.
-                        Ok(()) => pfn = arena.alloc_held(order),
-                        Err(GrowError::Capped | GrowError::NoMemory) => break,
-                    }
+            if let Some((arena, pfn)) = self.alloc_from_list(&list, req, opportunistic, false) {
+                if arena.id != preferred.id {
+                    preferred.count_fallback(arena);
                 }
-                if let Some(pfn) = pfn {
-                    if arena.id != preferred.id {
-                        preferred.count_fallback(arena);
-                    }
-                    return Ok(pfn);
-                }
+                return self.hand_out(arena, pfn, req);
             }
         }
         preferred.alloc_failures.fetch_add(1, Ordering::Relaxed);
+        if req.nofail {
+            loop {
+                if let Some((arena, pfn)) = self.alloc_from_list(&list, req, false, true) {
+                    return self.hand_out(arena, pfn, req);
+                }
+                host::nofail_wait(req.can_sleep);
+            }
+        }
         Err(ENOMEM)
     }
 
-    /// Frees pages from [`Rkmem::alloc_pages`]. A bad free is refused,
-    /// counted, and reported once per kind; state does not change.
-    pub(crate) fn free_pages(&self, pfn: u64, order: u32) {
-        let result = match self.map.lookup(pfn) {
-            Some(owner) => match self.arenas.get(owner.arena) {
-                Some(arena) => arena.free(owner.slot, pfn, order),
-                None => Err(FreeError::NotOwned),
-            },
-            None => Err(FreeError::NotOwned),
-        };
-        let Err(error) = result else { return };
-        if error == FreeError::NotOwned {
-            self.unowned_frees.fetch_add(1, Ordering::Relaxed);
+    /// One pass over the fallback list; `ignore_limit` for `__GFP_NOFAIL`.
+    fn alloc_from_list(
+        &self,
+        list: &logic::zonelist::Fallback,
+        req: &AllocRequest,
+        opportunistic: bool,
+        ignore_limit: bool,
+    ) -> Option<(&Arena, u64)> {
+        let mut grown_nodes = [false; MAX_NODES];
+        for (node, zone) in list.iter() {
+            let Some(arena) = self.arena(node, zone) else {
+                continue;
+            };
+            loop {
+                let got = arena
+                    .alloc_listed(req.order)
+                    .or_else(|| arena.alloc_buddy(req.order));
+                if let Some(pfn) = got {
+                    return Some((arena, pfn));
+                }
+                // Only the node's first (highest) arena grows, once per pass.
+                if grown_nodes[node] {
+                    break;
+                }
+                grown_nodes[node] = true;
+                match self.grow(arena, req.gfp, opportunistic, ignore_limit, false) {
+                    // Another CPU may take the new block first, or it landed
+                    // in a lower zone (served when the list gets there).
+                    Ok(landed) if landed == arena.id => grown_nodes[node] = false,
+                    Ok(_) | Err(_) => break,
+                }
+            }
         }
+        None
+    }
+
+    /// Takes one block from the host for `arena`'s node with `arena`'s zone
+    /// as the highest, and files it under the arena of the zone it really
+    /// landed in (`strict`: only `arena` itself, for the prefill knob).
+    /// Returns the id of the arena that got it.
+    pub(crate) fn grow(
+        &self,
+        arena: &Arena,
+        gfp: u32,
+        opportunistic: bool,
+        ignore_limit: bool,
+        strict: bool,
+    ) -> Result<usize, GrowError> {
+        arena.begin_growth(ignore_limit)?;
+        let taken = HostBlock::take(arena.node, arena.zone, gfp, opportunistic);
+        let block = match taken {
+            Ok(host) => OwnedBlock::new(host, gfp).map_err(|_| Some(false)),
+            Err(TakeError::Mismatch) => Err(Some(true)),
+            Err(TakeError::NoMemory) => Err(Some(false)),
+        };
+        let block = match block {
+            Ok(block) => block,
+            Err(failure) => {
+                arena.end_growth(failure);
+                return Err(GrowError::NoMemory);
+            }
+        };
+        let target = if block.zone() == arena.zone {
+            Some(arena)
+        } else if strict {
+            None
+        } else {
+            self.arena(arena.node, block.zone())
+        };
+        let Some(target) = target else {
+            arena.end_growth(Some(true));
+            drop(block);
+            return Err(GrowError::NoMemory);
+        };
+        let result = target.install(&self.map, block, target.id == arena.id);
+        arena.end_growth(None);
+        match result {
+            Ok(()) => Ok(target.id),
+            // Dropping the block gives it back to the host.
+            Err(block) => {
+                drop(block);
+                Err(GrowError::NoMemory)
+            }
+        }
+    }
+
+    /// Marks a chunk handed out and prepares its pages for the caller.
+    fn hand_out(&self, arena: &Arena, pfn: u64, req: &AllocRequest) -> Result<u64> {
+        let tagged = self
+            .map
+            .lookup(pfn)
+            .and_then(|owner| arena.tags(owner.slot))
+            .is_some_and(|tags| tags.set(block_offset(pfn), req.order));
+        if !tagged {
+            // The chunk was already live: a bug in rkmem. Never hand it out
+            // twice; keep it out of circulation and say so.
+            pr_err!(
+                "pfn {:#x} order {} was about to be handed out twice; withheld\n",
+                pfn,
+                req.order
+            );
+            return Err(EIO);
+        }
+        pages::prep_chunk(pfn, req.order, req.zero, req.comp);
+        Ok(pfn)
+    }
+
+    /// Frees pages from [`Rkmem::alloc_pages`] as `__free_pages` does: drops
+    /// the caller's reference and takes the chunk back when it was the last.
+    /// A bad free (foreign page, wrong order, tail page, count already 0) is
+    /// refused, counted, and reported once per kind; state does not change.
+    pub(crate) fn free_pages(&self, pfn: u64, order: u32) {
+        let Err(error) = self.try_free(pfn, order) else {
+            return;
+        };
         let kind = error as usize;
-        if !self.warned[kind].swap(true, Ordering::Relaxed) {
+        if kind < FREE_ERROR_KINDS && !self.warned[kind].swap(true, Ordering::Relaxed) {
             pr_warn!(
                 "refused free of pfn {:#x} order {}: {:?} (reported once per kind)\n",
                 pfn,
                 order,
                 error
             );
+        }
+    }
+
+    fn try_free(&self, pfn: u64, order: u32) -> Result<(), FreeError> {
+        let owner = self.map.lookup(pfn);
+        let arena = owner.and_then(|o| self.arenas.get(o.arena));
+        let (Some(owner), Some(arena)) = (owner, arena) else {
+            self.unowned_frees.fetch_add(1, Ordering::Relaxed);
+            return Err(FreeError::NotOwned);
+        };
+        let refuse = |e| {
+            arena.refused_frees.fetch_add(1, Ordering::Relaxed);
+            Err(e)
+        };
+        let Some(tags) = arena.tags(owner.slot) else {
+            return refuse(FreeError::NotOwned);
+        };
+        let offset = block_offset(pfn);
+        if order > MAX_ORDER || !tags.is_set(offset, order) {
+            // Never handed out at this order: a chunk already back (on a
+            // per-CPU list or in the buddy: its count is 0), or a wrong order.
+            return refuse(if pages::ref_count(pfn) == 0 {
+                FreeError::DoubleFree
+            } else {
+                FreeError::NotAllocated
+            });
+        }
+        match pages::compound(pfn) {
+            Compound::Tail => return refuse(FreeError::NotAllocated),
+            Compound::Head(o) if o != order => return refuse(FreeError::NotAllocated),
+            _ => {}
+        }
+        match pages::put_ref(pfn) {
+            0 => return refuse(FreeError::DoubleFree),
+            1 => {}
+            // Someone still holds a reference (get_page): the last free frees.
+            _ => return Ok(()),
+        }
+        if !tags.clear(offset, order) {
+            // Lost a race with another free of the same chunk.
+            return refuse(FreeError::DoubleFree);
+        }
+        pages::release_chunk(pfn, order);
+        if arena.free_listed(&self.map, pfn, order) {
+            return Ok(());
+        }
+        arena.buddy_free(owner.slot, pfn, order)
+    }
+
+    /// Gives every CPU's listed pages of every arena back to the buddy.
+    pub(crate) fn drain_all(&self) -> usize {
+        self.arenas.iter().map(|a| a.drain_lists(&self.map)).sum()
+    }
+
+    /// CPU hotplug: `cpu` is dead; its lists go back to the buddy.
+    pub(crate) fn cpu_dead(&self, cpu: usize) {
+        for arena in self.arenas.iter() {
+            arena.drain_cpu(&self.map, cpu);
         }
     }
 
@@ -251,9 +462,13 @@ impl Rkmem {
     }
 
     /// Gives back at least `nr_pages` pages on `node` if it can (whole
-    /// blocks); returns pages given back.
+    /// blocks, after draining the node's per-CPU lists); returns pages
+    /// given back.
     pub(crate) fn shrink_scan(&self, node: usize, nr_pages: usize) -> usize {
         let mut freed = 0;
+        for arena in self.arenas.iter().filter(|a| a.node == node) {
+            arena.drain_lists(&self.map);
+        }
         for arena in self.arenas.iter().filter(|a| a.node == node) {
             if freed >= nr_pages {
                 break;
@@ -273,6 +488,7 @@ impl Rkmem {
                 self.free_pages(pfn, order);
             }
         }
+        self.drain_all();
         let (mut taken, mut returned, mut kept, mut in_use) = (0, 0, 0, 0);
         for arena in self.arenas.iter() {
             let (k, u) = arena.teardown(&self.map);
@@ -298,11 +514,19 @@ impl Rkmem {
     }
 }
 
+/// Where a pfn sits inside its block.
+fn block_offset(pfn: u64) -> usize {
+    (pfn % BLOCK_PAGES as u64) as usize
+}
+
 /// The loaded module: its state and registrations, torn down in order.
 struct RkmemModule {
     debugfs: Option<DebugfsDir>,
     shrinker: Option<Shrinker>,
-    state: Published,
+    hotplug: Option<CpuHotplug>,
+    state: Option<Published>,
+    /// Block metadata objects; destroyed after the state (all freed).
+    meta_cache: Option<MetaCache<BlockMeta>>,
 }
 
 impl kernel::Module for RkmemModule {
@@ -310,7 +534,9 @@ impl kernel::Module for RkmemModule {
         if host::max_order() != MAX_ORDER {
             return Err(EINVAL);
         }
-        let state = Published::new(Rkmem::new()?);
+        let meta_cache = MetaCache::new(c_str!("rkmem_block_meta"))?;
+        let state = Published::new(Rkmem::new(meta_cache.object_size())?);
+        let hotplug = CpuHotplug::register()?;
         let shrinker = Shrinker::register()?;
         let dir = DebugfsDir::new(c_str!("rkmem"));
         debugfs::create_files(&dir);
@@ -323,7 +549,9 @@ impl kernel::Module for RkmemModule {
         Ok(RkmemModule {
             debugfs: Some(dir),
             shrinker: Some(shrinker),
-            state,
+            hotplug: Some(hotplug),
+            state: Some(state),
+            meta_cache: Some(meta_cache),
         })
     }
 }
@@ -333,6 +561,11 @@ impl Drop for RkmemModule {
         // No callback may run once these are gone: then the state can go.
         drop(self.debugfs.take());
         drop(self.shrinker.take());
-        self.state.get().teardown();
+        drop(self.hotplug.take());
+        if let Some(state) = self.state.take() {
+            state.get().teardown();
+            drop(state);
+        }
+        drop(self.meta_cache.take());
     }
 }

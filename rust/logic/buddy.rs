@@ -128,6 +128,9 @@ pub enum FreeError {
     /// No live allocation of that order starts there: a double free or a
     /// free with the wrong order.
     NotAllocated,
+    /// The page's reference count is already 0: it is free (on a per-CPU
+    /// list or in the buddy).
+    DoubleFree,
 }
 
 /// Counters kept by the buddy allocator itself.

@@ -6,6 +6,7 @@
 //! write changes nothing.
 
 use super::order::MAX_ORDER;
+use super::pcp::{validate_high_batch, HighBatchError};
 use super::zonelist::{ZoneType, MAX_NODES};
 
 /// Why a knob write was refused.
@@ -162,6 +163,26 @@ pub fn parse_shrink(input: &str) -> Result<Option<ArenaRef>, CmdError> {
     let arena = arena_ref(&mut words)?;
     words.finish(&[])?;
     Ok(Some(arena))
+}
+
+/// Parses a `pcp` knob write: `high=H batch=B [node=N zone=Z]` (no arena:
+/// all arenas). `high=0` turns the lists off; `batch` must be `1..=high`
+/// otherwise (-EINVAL); either above its maximum is -ERANGE.
+pub fn parse_pcp(input: &str) -> Result<(Option<ArenaRef>, u32, u32), CmdError> {
+    let mut words = Words::split(input, false)?;
+    let high = words.required("high", u64::MAX)?;
+    let batch = words.required("batch", u64::MAX)?;
+    let arena = if words.value("node").is_some() || words.value("zone").is_some() {
+        Some(arena_ref(&mut words)?)
+    } else {
+        None
+    };
+    words.finish(&[])?;
+    let (high, batch) = validate_high_batch(high, batch).map_err(|e| match e {
+        HighBatchError::Invalid => CmdError::Invalid,
+        HighBatchError::Range => CmdError::Range,
+    })?;
+    Ok((arena, high, batch))
 }
 
 /// A command of the `test` knob, which lets selftests drive the allocator.
@@ -343,5 +364,32 @@ mod tests {
             }))
         );
         assert_eq!(parse_shrink("everything"), Err(CmdError::Invalid));
+    }
+
+    #[test]
+    fn pcp_knob() {
+        assert_eq!(parse_pcp("high=64 batch=16\n"), Ok((None, 64, 16)));
+        assert_eq!(parse_pcp("high=0 batch=1"), Ok((None, 0, 1)));
+        assert_eq!(
+            parse_pcp("high=64 batch=16 node=1 zone=Normal"),
+            Ok((
+                Some(ArenaRef {
+                    node: 1,
+                    zone: ZoneType::Normal
+                }),
+                64,
+                16
+            ))
+        );
+        assert_eq!(parse_pcp("high=64 batch=0"), Err(CmdError::Invalid));
+        assert_eq!(parse_pcp("high=8 batch=9"), Err(CmdError::Invalid));
+        assert_eq!(parse_pcp("high=1025 batch=1"), Err(CmdError::Range));
+        assert_eq!(parse_pcp("high=1024 batch=257"), Err(CmdError::Range));
+        assert_eq!(parse_pcp("high=64"), Err(CmdError::Invalid));
+        assert_eq!(parse_pcp("high=64 batch=8 node=0"), Err(CmdError::Invalid));
+        assert_eq!(parse_pcp("high=64 batch=8 zone=Normal"), Err(CmdError::Invalid));
+        assert_eq!(parse_pcp("high=64 batch=8 bogus"), Err(CmdError::Invalid));
+        assert_eq!(parse_pcp("high=x batch=8"), Err(CmdError::Invalid));
+        assert_eq!(parse_pcp("high=99999999999999999999 batch=8"), Err(CmdError::Range));
     }
 }

@@ -1,5 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
-//! The host boundary: the only Rust file of rkmem with `unsafe`.
+//! The host boundary: the only Rust code of rkmem with `unsafe`.
+//!
+//! Split by topic: this file (topology, host blocks, locks, debugfs,
+//! shrinker, the C API entry points), [`pages`] (`struct page` semantics and
+//! the metadata cache) and [`percpu`] (per-CPU cells, CPU hotplug).
 //!
 //! Everything that touches the kernel through raw pointers or C calls is
 //! wrapped here in a small safe type with a documented invariant:
@@ -19,6 +23,9 @@ use kernel::sync::lock::{Backend, Lock};
 
 use crate::logic::zonelist::ZoneType;
 use crate::Rkmem;
+
+pub(crate) mod pages;
+pub(crate) mod percpu;
 
 #[repr(C)]
 #[derive(Default, Clone, Copy)]
@@ -42,19 +49,20 @@ extern "C" {
     fn rkmem_host_alloc_block(
         nid: c_int,
         kind: c_int,
-        can_sleep: bool,
+        reclaim: bindings::gfp_t,
         opportunistic: bool,
         pfn: *mut c_ulong,
+        landed: *mut c_int,
     ) -> c_int;
     fn rkmem_host_free_block(pfn: c_ulong);
     fn rkmem_host_pfn_nid(pfn: c_ulong) -> c_int;
     fn rkmem_host_pfn_zone_kind(pfn: c_ulong) -> c_int;
     fn rkmem_host_alloc_free_pages(nid: c_int, order: c_uint) -> bool;
     fn rkmem_host_time_ns() -> u64;
-    fn rkmem_host_kmalloc_size(size: usize) -> usize;
     fn rkmem_host_atomic_begin();
     fn rkmem_host_atomic_end();
     fn rkmem_host_cond_resched();
+    fn rkmem_host_nofail_wait(can_sleep: bool);
     fn rkmem_host_spin_lock_init(
         lock: *mut bindings::spinlock_t,
         name: *const c_char,
@@ -164,32 +172,50 @@ pub(crate) enum TakeError {
 /// with `alloc_pages_node(.., MAX_PAGE_ORDER)`; dropping it gives it back.
 pub(crate) struct HostBlock {
     pfn: u64,
+    zone: ZoneType,
 }
 
 impl HostBlock {
-    /// Takes one block on `node` from `zone`, checking that it landed there.
-    /// With `can_sleep` false the host is asked with `GFP_NOWAIT`; with
-    /// `opportunistic` it does not retry hard (`__GFP_NORETRY`).
+    /// Takes one block on `node` with `zone` as the highest zone, as the
+    /// host's zonelist for that zone modifier allows (its `lowmem_reserve`
+    /// protects the lower zones), and the caller's reclaim bits `gfp`
+    /// (`GFP_NOFS` stays `GFP_NOFS`). With `opportunistic` the host does not
+    /// retry hard (`__GFP_NORETRY`). The block may land in a lower zone of
+    /// the node ([`HostBlock::zone`]); never on another node.
     pub(crate) fn take(
         node: usize,
         zone: ZoneType,
-        can_sleep: bool,
+        gfp: u32,
         opportunistic: bool,
     ) -> Result<Self, TakeError> {
         let mut pfn: c_ulong = 0;
-        // SAFETY: `pfn` is a valid out pointer; the glue frees a mismatched block itself.
+        let mut landed: c_int = -1;
+        // SAFETY: valid out pointers; the glue frees a mismatched block itself.
         let ret = unsafe {
             rkmem_host_alloc_block(
                 node as c_int,
                 zone as c_int,
-                can_sleep,
+                gfp,
                 opportunistic,
                 &mut pfn,
+                &mut landed,
             )
         };
-        match ret {
-            0 => Ok(HostBlock { pfn: pfn as u64 }),
-            2 => Err(TakeError::Mismatch),
+        let landed = usize::try_from(landed).ok().and_then(ZoneType::from_index);
+        match (ret, landed) {
+            (0, Some(zone)) => Ok(HostBlock {
+                pfn: pfn as u64,
+                zone,
+            }),
+            (0, None) => {
+                // Cannot happen (the glue checks the zone); do not leak it.
+                drop(HostBlock {
+                    pfn: pfn as u64,
+                    zone,
+                });
+                Err(TakeError::Mismatch)
+            }
+            (2, _) => Err(TakeError::Mismatch),
             _ => Err(TakeError::NoMemory),
         }
     }
@@ -197,6 +223,17 @@ impl HostBlock {
     /// First pfn of the block.
     pub(crate) fn pfn(&self) -> u64 {
         self.pfn
+    }
+
+    /// The zone the block really is in.
+    pub(crate) fn zone(&self) -> ZoneType {
+        self.zone
+    }
+
+    /// Keeps the pages from the host for good (unload with pages still in
+    /// use: never free memory someone may still use).
+    pub(crate) fn leak(self) {
+        core::mem::forget(self);
     }
 }
 
@@ -229,12 +266,6 @@ pub(crate) fn host_alloc_free(node: usize, order: u32) -> bool {
     unsafe { rkmem_host_alloc_free_pages(node as c_int, order) }
 }
 
-/// Bytes kmalloc really uses for a `size`-byte object (its size class).
-pub(crate) fn kmalloc_size(size: usize) -> usize {
-    // SAFETY: pure arithmetic on the slab size classes.
-    unsafe { rkmem_host_kmalloc_size(size) }
-}
-
 /// Monotonic time in ns.
 pub(crate) fn now_ns() -> u64 {
     // SAFETY: `ktime_get_ns` is safe in any context.
@@ -257,6 +288,13 @@ pub(crate) fn in_atomic_section<R>(f: impl FnOnce() -> R) -> R {
 pub(crate) fn cond_resched() {
     // SAFETY: callers only call this from process context without locks held.
     unsafe { rkmem_host_cond_resched() };
+}
+
+/// Pause between `__GFP_NOFAIL` retries: one tick asleep if the caller may
+/// sleep, else a CPU relax.
+pub(crate) fn nofail_wait(can_sleep: bool) {
+    // SAFETY: sleeps only when the caller's gfp allows it.
+    unsafe { rkmem_host_nofail_wait(can_sleep) }
 }
 
 // ---- IRQ-safe spinlock ----
@@ -477,13 +515,21 @@ pub(crate) extern "C" fn rkmem_rust_shrink_scan(nid: c_int, nr: c_ulong) -> c_ul
 
 // ---- the C API ----
 
+// `enum rkmem_alloc_flags` of host_glue.h.
+const ALLOC_THISNODE: c_uint = 1;
+const ALLOC_CAN_SLEEP: c_uint = 2;
+const ALLOC_ZERO: c_uint = 4;
+const ALLOC_COMP: c_uint = 8;
+const ALLOC_NOFAIL: c_uint = 16;
+
 /// Backs `rkmem_alloc_pages()`: 0 and `*pfn` set, or a negative errno.
+/// `flags` are the `RKMEM_ALLOC_*` bits the glue decoded from `gfp`.
 #[no_mangle]
 pub(crate) extern "C" fn rkmem_rust_alloc(
     nid: c_int,
     highest_kind: c_int,
-    this_node: bool,
-    can_sleep: bool,
+    gfp: bindings::gfp_t,
+    flags: c_uint,
     order: c_uint,
     pfn: *mut c_ulong,
 ) -> c_int {
@@ -498,12 +544,20 @@ pub(crate) extern "C" fn rkmem_rust_alloc(
     ) else {
         return -(bindings::EINVAL as c_int);
     };
-    let placement = crate::logic::zonelist::Placement {
-        node,
-        highest_zone: zone,
-        this_node,
+    let request = crate::AllocRequest {
+        placement: crate::logic::zonelist::Placement {
+            node,
+            highest_zone: zone,
+            this_node: flags & ALLOC_THISNODE != 0,
+        },
+        order,
+        gfp,
+        can_sleep: flags & ALLOC_CAN_SLEEP != 0,
+        zero: flags & ALLOC_ZERO != 0,
+        comp: flags & ALLOC_COMP != 0,
+        nofail: flags & ALLOC_NOFAIL != 0,
     };
-    match state.alloc_pages(placement, order, can_sleep) {
+    match state.alloc_pages(&request) {
         Ok(got) => {
             // SAFETY: the glue passes a valid out pointer.
             unsafe { *pfn = got as c_ulong };
