@@ -250,22 +250,6 @@ void rkmem_host_page_prep(unsigned long pfn, unsigned int order, bool zero, bool
 	set_page_count(page, 1);
 }
 
-/* The order of the compound page at @pfn, 0 if not compound, -1 if a tail. */
-int rkmem_host_page_compound_order(unsigned long pfn)
-{
-	struct page *page = pfn_to_page(pfn);
-
-	if (PageTail(page))
-		return -1;
-	return PageHead(page) ? compound_order(page) : 0;
-}
-
-/* Drops one reference unless it is 0; returns the count before. */
-int rkmem_host_page_put(unsigned long pfn)
-{
-	return atomic_fetch_add_unless(&pfn_to_page(pfn)->_refcount, -1, 0);
-}
-
 int rkmem_host_page_count(unsigned long pfn) { return page_ref_count(pfn_to_page(pfn)); }
 
 /*
@@ -273,9 +257,8 @@ int rkmem_host_page_count(unsigned long pfn) { return page_ref_count(pfn_to_page
  * (every field prep touched, so the host's free checks stay silent when the
  * block goes back), zero as init_on_free.
  */
-void rkmem_host_page_release(unsigned long pfn, unsigned int order)
+static void rkmem_page_release(struct page *page, unsigned int order)
 {
-	struct page *page = pfn_to_page(pfn);
 	struct folio *folio = (struct folio *)page;
 	unsigned int i, nr = 1U << order;
 
@@ -296,6 +279,27 @@ void rkmem_host_page_release(unsigned long pfn, unsigned int order)
 	if (want_init_on_free())
 		for (i = 0; i < nr; i++)
 			clear_highpage(page + i);
+}
+
+/*
+ * A caller's free of the chunk of @order at @pfn, as __free_pages: drops
+ * one reference unless it is already 0 (atomic_fetch_add_unless: of racing
+ * frees exactly one sees the last reference). One call for the fast path.
+ */
+int rkmem_host_page_put_chunk(unsigned long pfn, unsigned int order)
+{
+	struct page *page = pfn_to_page(pfn);
+	int old;
+
+	if (PageTail(page) || (PageHead(page) && compound_order(page) != order))
+		return RKMEM_PUT_WRONG_ORDER;
+	old = atomic_fetch_add_unless(&page->_refcount, -1, 0);
+	if (old == 0)
+		return RKMEM_PUT_ALREADY_FREE;
+	if (old > 1)
+		return RKMEM_PUT_REFERENCED;
+	rkmem_page_release(page, order);
+	return RKMEM_PUT_LAST;
 }
 
 /* ---- per-CPU list cells: a spinlock_t followed by Rust's data ---- */

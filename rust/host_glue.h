@@ -82,10 +82,14 @@ size_t rkmem_host_cache_size(struct kmem_cache *cache);
 
 /* Page semantics */
 void rkmem_host_page_prep(unsigned long pfn, unsigned int order, bool zero, bool comp);
-int rkmem_host_page_compound_order(unsigned long pfn);
-int rkmem_host_page_put(unsigned long pfn);
 int rkmem_host_page_count(unsigned long pfn);
-void rkmem_host_page_release(unsigned long pfn, unsigned int order);
+enum rkmem_put_result {
+	RKMEM_PUT_LAST = 0,		/* the last reference: rkmem owns it again */
+	RKMEM_PUT_REFERENCED = 1,	/* others still hold references */
+	RKMEM_PUT_ALREADY_FREE = 2,	/* the count was 0: nothing changed */
+	RKMEM_PUT_WRONG_ORDER = 3,	/* a tail page or another compound order */
+};
+int rkmem_host_page_put_chunk(unsigned long pfn, unsigned int order);
 
 /* Per-CPU list cells and CPU hotplug */
 void __percpu *rkmem_host_percpu_alloc(size_t size, size_t align);

@@ -77,8 +77,15 @@ impl Arena {
     /// Sets `high` and `batch` (validated) on every CPU. Chunks above a
     /// lowered `high` stay until the next flush or drain.
     pub(crate) fn set_pcp(&self, high: u32, batch: u32) {
+        // Entries are 32-bit pfns: an arena beyond them keeps its lists off.
+        let end_pfn = self.info.start_pfn + self.info.spanned_pages;
+        let high = if end_pfn > logic::PCP_MAX_PFN { 0 } else { high };
         for cpu in percpu::possible_cpus() {
-            self.pcp.with_cpu(cpu, |lists| lists.set_high_batch(high, batch));
+            let node = percpu::cpu_node(cpu) as u16;
+            self.pcp.with_cpu(cpu, |lists| {
+                lists.set_high_batch(high, batch);
+                lists.cpu_node = node;
+            });
         }
     }
 
@@ -124,8 +131,8 @@ impl Arena {
         }
         let node = self.node;
         self.pcp
-            .try_local(|cpu, lists| {
-                if percpu::cpu_node(cpu) != node {
+            .try_local(|_cpu, lists| {
+                if lists.cpu_node as usize != node {
                     lists.stats.remote_frees += 1;
                 }
                 match lists.push(order, pfn) {

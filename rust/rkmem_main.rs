@@ -21,7 +21,7 @@ mod pcp;
 mod logic;
 
 use arena::{Arena, GrowError, OwnedBlock, PfnMap};
-use host::pages::{self, Compound, MetaCache};
+use host::pages::{self, MetaCache};
 use host::percpu::CpuHotplug;
 use host::{DebugfsDir, HostBlock, Published, Shrinker, TakeError};
 use logic::blockmap::BlockMap;
@@ -418,22 +418,19 @@ impl Rkmem {
                 FreeError::NotAllocated
             });
         }
-        match pages::compound(pfn) {
-            Compound::Tail => return refuse(FreeError::NotAllocated),
-            Compound::Head(o) if o != order => return refuse(FreeError::NotAllocated),
-            _ => {}
-        }
-        match pages::put_ref(pfn) {
-            0 => return refuse(FreeError::DoubleFree),
-            1 => {}
+        match pages::put_chunk(pfn, order) {
+            pages::Put::Last => {}
             // Someone still holds a reference (get_page): the last free frees.
-            _ => return Ok(()),
+            pages::Put::Referenced => return Ok(()),
+            pages::Put::AlreadyFree => return refuse(FreeError::DoubleFree),
+            pages::Put::WrongOrder => return refuse(FreeError::NotAllocated),
         }
         if !tags.clear(offset, order) {
-            // Lost a race with another free of the same chunk.
-            return refuse(FreeError::DoubleFree);
+            // Only the free that dropped the last reference gets here, and
+            // the tag was set: rkmem's own bookkeeping is broken.
+            pr_err!("pfn {:#x} order {}: tag lost under a free\n", pfn, order);
+            return refuse(FreeError::NotAllocated);
         }
-        pages::release_chunk(pfn, order);
         if arena.free_listed(&self.map, pfn, order) {
             return Ok(());
         }

@@ -17,10 +17,8 @@ use kernel::prelude::*;
 
 extern "C" {
     fn rkmem_host_page_prep(pfn: c_ulong, order: c_uint, zero: bool, comp: bool);
-    fn rkmem_host_page_compound_order(pfn: c_ulong) -> c_int;
-    fn rkmem_host_page_put(pfn: c_ulong) -> c_int;
     fn rkmem_host_page_count(pfn: c_ulong) -> c_int;
-    fn rkmem_host_page_release(pfn: c_ulong, order: c_uint);
+    fn rkmem_host_page_put_chunk(pfn: c_ulong, order: c_uint) -> c_int;
     fn rkmem_host_cache_create(name: *const c_char, size: usize, align: usize) -> *mut c_void;
     fn rkmem_host_cache_destroy(cache: *mut c_void);
     fn rkmem_host_cache_alloc(cache: *mut c_void, reclaim: bindings::gfp_t) -> *mut c_void;
@@ -42,47 +40,38 @@ pub(crate) fn prep_chunk(pfn: u64, order: u32, zero: bool, comp: bool) {
     unsafe { rkmem_host_page_prep(pfn as c_ulong, order, zero, comp) }
 }
 
-/// What the page at `pfn` says about its compound state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Compound {
-    /// Not part of a compound page.
-    No,
-    /// Head of a compound page of this order.
-    Head(u32),
-    /// A tail page: never a valid argument to a free.
-    Tail,
-}
-
-/// The compound state of an rkmem page (only read).
-pub(crate) fn compound(pfn: u64) -> Compound {
-    // SAFETY: rkmem owns the block of `pfn`, so its `struct page` exists;
-    // the flags are only read.
-    match unsafe { rkmem_host_page_compound_order(pfn as c_ulong) } {
-        0 => Compound::No,
-        o if o > 0 => Compound::Head(o as u32),
-        _ => Compound::Tail,
-    }
-}
-
-/// Drops one reference of the page at `pfn` unless it has none; returns the
-/// count before (0: nothing changed, the page was already free).
-pub(crate) fn put_ref(pfn: u64) -> i32 {
-    // SAFETY: an atomic decrement-unless-zero on a `struct page` rkmem owns.
-    unsafe { rkmem_host_page_put(pfn as c_ulong) }
-}
-
 /// The page's reference count (only read).
 pub(crate) fn ref_count(pfn: u64) -> i32 {
     // SAFETY: an atomic read of a `struct page` in a block rkmem owns.
     unsafe { rkmem_host_page_count(pfn as c_ulong) }
 }
 
-/// Takes back a chunk whose last reference is gone: undoes the compound
-/// page, zeroes it if `init_on_free`.
-pub(crate) fn release_chunk(pfn: u64, order: u32) {
-    // SAFETY: the last reference was just dropped by this free: rkmem owns
-    // the chunk again and nobody else touches it.
-    unsafe { rkmem_host_page_release(pfn as c_ulong, order) }
+/// What a caller's free did to a chunk's first page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Put {
+    /// The last reference: rkmem owns the chunk again (compound page
+    /// undone, zeroed if `init_on_free`).
+    Last,
+    /// Others still hold references; nothing else to do.
+    Referenced,
+    /// The count was already 0 (a double free); nothing changed.
+    AlreadyFree,
+    /// A tail page, or a compound page of another order; nothing changed.
+    WrongOrder,
+}
+
+/// A caller's free of the chunk of `order` at `pfn`, as `__free_pages`:
+/// drops one reference unless it is already 0.
+pub(crate) fn put_chunk(pfn: u64, order: u32) -> Put {
+    // SAFETY: `pfn` starts a chunk in a block rkmem owns; the glue changes
+    // its `struct page`s only when this free drops the last reference, and
+    // then nobody else may touch them.
+    match unsafe { rkmem_host_page_put_chunk(pfn as c_ulong, order) } {
+        0 => Put::Last,
+        1 => Put::Referenced,
+        2 => Put::AlreadyFree,
+        _ => Put::WrongOrder,
+    }
 }
 
 // ---- the block metadata cache ----

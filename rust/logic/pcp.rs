@@ -23,19 +23,28 @@ pub const PCP_HIGH_MAX: u32 = 1024;
 /// Largest `batch` the `pcp` knob accepts, in pages.
 pub const PCP_BATCH_MAX: u32 = 256;
 
-/// Ring capacity of order `o`'s list: enough for `high + batch` pages of it.
+/// Ring capacity of order `o`'s list, a power of two (index by mask): room
+/// for `high + batch` pages of that order plus the refill overshoot.
 const fn ring_capacity(order: usize) -> usize {
-    (PCP_HIGH_MAX + PCP_BATCH_MAX) as usize >> order
+    2048 >> order
 }
-const fn ring_offset(order: usize) -> usize {
-    let mut off = 0;
+const RING_OFFSET: [usize; PCP_ORDERS + 1] = {
+    let mut off = [0; PCP_ORDERS + 1];
     let mut o = 0;
-    while o < order {
-        off += ring_capacity(o);
+    while o < PCP_ORDERS {
+        off[o + 1] = off[o] + ring_capacity(o);
         o += 1;
     }
     off
+};
+const fn ring_offset(order: usize) -> usize {
+    RING_OFFSET[order]
 }
+const _: () = assert!(ring_capacity(PCP_MAX_ORDER as usize) << PCP_MAX_ORDER
+    >= (PCP_HIGH_MAX + PCP_BATCH_MAX) as usize + 15);
+/// Largest pfn a list can hold (entries are 32 bits, 16 TiB of memory; an
+/// arena beyond it runs with its lists off).
+pub const PCP_MAX_PFN: u64 = u32::MAX as u64;
 const SLOTS: usize = ring_offset(PCP_ORDERS);
 
 /// Counters of one CPU's lists, shown in `zoneinfo`'s pagesets.
@@ -53,7 +62,7 @@ pub struct PcpStats {
 
 /// One CPU's lists for one arena.
 pub struct PcpLists {
-    slots: [u64; SLOTS],
+    slots: [u32; SLOTS],
     /// Ring start (cold end) per order.
     start: [u16; PCP_ORDERS],
     /// Chunks per order.
@@ -64,6 +73,8 @@ pub struct PcpLists {
     batch: u32,
     /// Where the next flush starts (round robin over orders, as the host).
     flush_from: u8,
+    /// The NUMA node of the CPU these lists belong to (for remote frees).
+    pub cpu_node: u16,
     /// Counters.
     pub stats: PcpStats,
 }
@@ -92,6 +103,7 @@ impl PcpLists {
             high,
             batch,
             flush_from: 0,
+            cpu_node: 0,
             stats: PcpStats {
                 hits: 0,
                 refills: 0,
@@ -135,7 +147,7 @@ impl PcpLists {
     }
 
     fn slot(order: usize, start: u16, i: usize) -> usize {
-        ring_offset(order) + (start as usize + i) % ring_capacity(order)
+        ring_offset(order) + ((start as usize + i) & (ring_capacity(order) - 1))
     }
 
     /// Takes the hottest chunk of `order`; counts a hit.
@@ -148,7 +160,7 @@ impl PcpLists {
         let pfn = self.slots[Self::slot(o, self.start[o], self.len[o] as usize)];
         self.count -= pages(order) as u32;
         self.stats.hits += 1;
-        Some(pfn)
+        Some(pfn as u64)
     }
 
     /// Chunks a refill of `order` should take from the buddy: `batch` pages'
@@ -168,10 +180,10 @@ impl PcpLists {
     /// the caller stays within [`PcpLists::refill_chunks`]).
     pub fn add_refilled(&mut self, order: u32, pfn: u64) -> bool {
         let o = order as usize;
-        if o >= PCP_ORDERS || self.len[o] as usize >= ring_capacity(o) {
+        if o >= PCP_ORDERS || self.len[o] as usize >= ring_capacity(o) || pfn > PCP_MAX_PFN {
             return false;
         }
-        self.slots[Self::slot(o, self.start[o], self.len[o] as usize)] = pfn;
+        self.slots[Self::slot(o, self.start[o], self.len[o] as usize)] = pfn as u32;
         self.len[o] += 1;
         self.count += pages(order) as u32;
         true
@@ -194,10 +206,10 @@ impl PcpLists {
             return None;
         }
         let pfn = self.slots[Self::slot(o, self.start[o], 0)];
-        self.start[o] = ((self.start[o] as usize + 1) % ring_capacity(o)) as u16;
+        self.start[o] = ((self.start[o] as usize + 1) & (ring_capacity(o) - 1)) as u16;
         self.len[o] -= 1;
         self.count -= pages(o as u32) as u32;
-        Some((pfn, o as u32))
+        Some((pfn as u64, o as u32))
     }
 
     /// Takes the coldest chunks, round robin over the orders, until at least
