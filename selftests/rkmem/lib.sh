@@ -49,6 +49,68 @@ reset_rkmem() {
     knob shrink all >/dev/null
 }
 
+# zsum KEY: a zoneinfo row summed over every arena (grows, bad_frees, pcp_pages...).
+zsum() { awk -v key="$1" '$1 == key { n += $2 } END { print n + 0 }' "$D/zoneinfo"; }
+
+# pset NODE ZONE CPU KEY: one number of one CPU's pageset in rkmem's zoneinfo
+# (count, high, batch, hits, refills, drains, remote_frees).
+pset() {
+    awk -v hdr="Node $1, zone" -v zone="$2" -v cpu="$3" -v key="$4:" '
+        $0 ~ "^" hdr { in_zone = ($NF == zone); c = -1; next }
+        /^Node / { in_zone = 0 }
+        in_zone && $1 == "cpu:" { c = $2; next }
+        in_zone && c == cpu && $1 == key { print $2; exit }' "$D/zoneinfo"
+}
+
+# psum KEY [NODE [ZONE [CPU]]]: a pageset number summed over the arenas and
+# CPUs given (an empty or missing word: all of them).
+psum() {
+    awk -v key="$1:" -v node="${2:-}" -v zone="${3:-}" -v cpu="${4:-}" '
+        /^Node / { n = $2; sub(",", "", n); z = $NF; c = -1; next }
+        $1 == "cpu:" { c = $2; next }
+        $1 == key && (node == "" || n == node) && (zone == "" || z == zone) &&
+            (cpu == "" || c == cpu) { s += $2 }
+        END { print s + 0 }' "$D/zoneinfo"
+}
+
+# cpu_list FILE: the CPU numbers of a sysfs list such as 0-3,6.
+cpu_list() {
+    local r
+    for r in $(tr ',' ' ' < "$1"); do seq "${r%-*}" "${r#*-}"; done
+}
+
+# on_cpu CPU COMMAND [WORD...]: run a function or command in a subshell bound
+# to CPU (debugfs writes then run on that CPU).
+on_cpu() { ( taskset -pc "$1" "$BASHPID" >/dev/null && shift && "$@" ); }
+
+# The kernel log is never cleared (qemu/guest checks all of it for splats at
+# the end): kmsg_mark writes a marker to it, kmsg prints what came after. If
+# the marker was lost (writes to /dev/kmsg are rate-limited), kmsg counts
+# lines instead.
+kmsg_mark() {
+    echo on > /proc/sys/kernel/printk_devkmsg 2>/dev/null
+    KMSG_MARK="rkmem-selftest-mark-$BASHPID-$SECONDS-$RANDOM"
+    KMSG_LINES=$(dmesg | wc -l)
+    echo "$KMSG_MARK" > /dev/kmsg
+}
+kmsg() {
+    if [ -n "${KMSG_MARK:-}" ] && dmesg | grep -qF "$KMSG_MARK"; then
+        dmesg | awk -v m="$KMSG_MARK" 'found { print } index($0, m) { found = 1 }'
+    else
+        dmesg | tail -n +$((${KMSG_LINES:-0} + 1))
+    fi
+}
+
+# no_splat: no lockdep report, atomic sleep, BUG or WARNING since kmsg_mark
+# (the patterns of qemu/guest).
+SPLAT='BUG:|WARNING:|Oops|INFO: possible|possible circular locking|inconsistent lock state|sleeping function called from invalid context|scheduling while atomic|Call Trace:|kernel panic'
+no_splat() {
+    kmsg | grep -Eq "$SPLAT" || return 0
+    echo "# the kernel logged a splat:"
+    kmsg | grep -E -A20 "$SPLAT" | head -40 | sed 's/^/#   /'
+    return 1
+}
+
 # check DESCRIPTION COMMAND [WORD...]: one KTAP result. ktap_test_result
 # word-splits its arguments: pass a function and simple words only.
 check() { local d=$1; shift; ktap_test_result "$d" "$@"; }

@@ -9,10 +9,10 @@ ktap_set_plan 3
 
 # unload_clean: rmmod, then the unload report must account for every block.
 unload_clean() {
-    dmesg -c >/dev/null
+    kmsg_mark
     rmmod rkmem || return 1
     local line
-    line=$(dmesg | grep "rkmem: unload: took")
+    line=$(kmsg | grep "rkmem: unload: took")
     read -r taken returned kept < <(sed 's/.*took \([0-9]*\) blocks from the host, returned \([0-9]*\), kept \([0-9]*\)/\1 \2 \3/' <<<"$line")
     [ -n "$line" ] && [ "$taken" = "$returned" ] && [ "$kept" = 0 ] || { echo "# $line"; return 1; }
 }

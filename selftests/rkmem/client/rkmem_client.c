@@ -3,22 +3,54 @@
  * rkmem_client: a module that uses rkmem's C API the way a real client
  * would. Its init checks placement (node and zone of every page, as the host
  * sees them), allocation with interrupts off, and that the pages are usable
- * memory; it fails to load (-EIO) if any check fails. With leak=1 it keeps
- * one allocation forever, to test rkmem's unload with live pages. With
- * stress=N one kthread per CPU does N random allocs and frees at once (mixed
- * orders, nodes, zones, some with interrupts off), tagging every page with
- * its owner: two owners of one page show up as a broken tag.
+ * memory; it fails to load (-EIO) if any check fails. Parameters add more
+ * checks, each run once at load:
+ *
+ * leak=1           keep one order-3 allocation forever (rkmem's unload with
+ *                  live pages);
+ * stress=N         one kthread per CPU does N random allocs and frees at once
+ *                  (mixed orders, nodes, zones, some with interrupts off),
+ *                  tagging every page with its owner: two owners of one page
+ *                  show up as a broken tag;
+ * semantics=1      alloc_pages_node semantics: __GFP_ZERO, reference counts,
+ *                  __GFP_COMP, get_page() before a free, refused double
+ *                  frees, invalid nodes, __GFP_THISNODE, __GFP_NOFAIL;
+ * irqstress=N      like stress, plus a hard-irq hrtimer per CPU allocating and
+ *                  freeing GFP_ATOMIC pages, and pages handed to another
+ *                  CPU's kthread to be freed there;
+ * nofs=1           order-10 GFP_NOFS allocations (growth) under a mutex that
+ *                  lockdep knows is taken inside fs reclaim: a __GFP_FS host
+ *                  allocation would be a circular dependency;
+ * failburst=N      N order-10 GFP_KERNEL|__GFP_THISNODE allocations on node
+ *                  failnode that must all fail (the script caps the arena);
+ * failburst_nowarn=N  the same with __GFP_NOWARN;
+ * nofail=N         N GFP_KERNEL|__GFP_NOFAIL|__GFP_THISNODE allocations on
+ *                  node failnode (orders 0 and 1) that must all succeed;
+ * capped_kernel=N  N GFP_KERNEL order-0 allocations on node 0, all held until
+ *                  the end; reports in which zones they landed;
+ * badnid=N         N allocations with invalid node ids, which must all fail.
+ *
+ * nofs, failburst*, nofail, capped_kernel and badnid skip the basic placement
+ * checks: they need rkmem exactly as the script left it.
  */
 #include <linux/atomic.h>
 #include <linux/completion.h>
 #include <linux/cpumask.h>
 #include <linux/gfp.h>
+#include <linux/hrtimer.h>
 #include <linux/irqflags.h>
+#include <linux/jiffies.h>
+#include <linux/ktime.h>
 #include <linux/kthread.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/mutex.h>
 #include <linux/nodemask.h>
+#include <linux/preempt.h>
 #include <linux/sched.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
 #include <linux/string.h>
 
 #include "rkmem.h"
@@ -31,6 +63,50 @@ static int stress;
 module_param(stress, int, 0444);
 MODULE_PARM_DESC(stress, "random allocs/frees per CPU, all CPUs at once");
 
+static int semantics;
+module_param(semantics, int, 0444);
+MODULE_PARM_DESC(semantics, "check alloc_pages_node page semantics");
+
+static int irqstress;
+module_param(irqstress, int, 0444);
+MODULE_PARM_DESC(irqstress, "like stress, plus hard-irq timers and remote frees");
+
+static int irq_period_us = 50;
+module_param(irq_period_us, int, 0444);
+MODULE_PARM_DESC(irq_period_us, "irqstress: shortest timer period (us)");
+
+static int irqstress_secs = 45;
+module_param(irqstress_secs, int, 0444);
+MODULE_PARM_DESC(irqstress_secs, "irqstress: stop the kthreads after this many seconds");
+
+static int nofs;
+module_param(nofs, int, 0444);
+MODULE_PARM_DESC(nofs, "GFP_NOFS growth must not enter fs reclaim (lockdep)");
+
+static int failburst;
+module_param(failburst, int, 0444);
+MODULE_PARM_DESC(failburst, "allocations on a capped node that must fail");
+
+static int failburst_nowarn;
+module_param(failburst_nowarn, int, 0444);
+MODULE_PARM_DESC(failburst_nowarn, "the same with __GFP_NOWARN");
+
+static int nofail;
+module_param(nofail, int, 0444);
+MODULE_PARM_DESC(nofail, "__GFP_NOFAIL|__GFP_THISNODE allocations that must succeed");
+
+static int failnode = 1;
+module_param(failnode, int, 0444);
+MODULE_PARM_DESC(failnode, "node of failburst and nofail");
+
+static int capped_kernel;
+module_param(capped_kernel, int, 0444);
+MODULE_PARM_DESC(capped_kernel, "GFP_KERNEL order-0 allocations on node 0, held until the end");
+
+static int badnid;
+module_param(badnid, int, 0444);
+MODULE_PARM_DESC(badnid, "allocations with invalid node ids (999, -5, nr_node_ids)");
+
 static int failures;
 
 static void expect(bool ok, const char *what)
@@ -39,6 +115,11 @@ static void expect(bool ok, const char *what)
 		pr_err("rkmem_client: check failed: %s\n", what);
 		failures++;
 	}
+}
+
+static size_t chunk_bytes(unsigned int order)
+{
+	return PAGE_SIZE << order;
 }
 
 /* Allocate, check node and zone, write the pages, free. */
@@ -52,11 +133,54 @@ static void check_alloc(int nid, gfp_t gfp, unsigned int order, int want_nid,
 		return;
 	expect(want_nid < 0 || page_to_nid(page) == want_nid, what);
 	expect(page_zonenum(page) == want_zone, what);
-	memset(page_address(page), 0x5a, PAGE_SIZE << order);
+	memset(page_address(page), 0x5a, chunk_bytes(order));
 	rkmem_free_pages(page, order);
 }
 
-/* ---- concurrent stress ---- */
+/* ---- one kthread per online CPU ---- */
+
+struct cpu_thread {
+	struct completion done;
+	unsigned int cpu;
+	bool started;
+};
+
+/*
+ * Runs @fn in a kthread bound to each online CPU, all at once, and waits for
+ * all of them. @fn gets its struct cpu_thread and must end with
+ * kthread_complete_and_exit(&ct->done, 0) (no return into module text after
+ * the wait is over). Returns the number of threads that ran.
+ */
+static unsigned int run_per_cpu(int (*fn)(void *), const char *name)
+{
+	struct cpu_thread *threads;
+	struct task_struct *t;
+	unsigned int cpu, n = 0;
+
+	threads = kcalloc(nr_cpu_ids, sizeof(*threads), GFP_KERNEL);
+	expect(threads != NULL, "per-CPU thread table");
+	if (!threads)
+		return 0;
+	for_each_online_cpu(cpu) {
+		init_completion(&threads[cpu].done);
+		threads[cpu].cpu = cpu;
+		t = kthread_create_on_cpu(fn, &threads[cpu], cpu, name);
+		if (IS_ERR(t)) {
+			expect(false, "per-CPU kthread");
+			continue;
+		}
+		threads[cpu].started = true;
+		wake_up_process(t);
+		n++;
+	}
+	for_each_possible_cpu(cpu)
+		if (threads[cpu].started)
+			wait_for_completion(&threads[cpu].done);
+	kfree(threads);
+	return n;
+}
+
+/* ---- tagged pages: two owners of one page show up as a broken tag ---- */
 
 #define STRESS_SLOTS 32
 
@@ -68,8 +192,6 @@ struct stress_slot {
 
 static atomic_t stress_errors = ATOMIC_INIT(0);
 static atomic_t stress_allocs = ATOMIC_INIT(0);
-static atomic_t stress_running;
-static DECLARE_COMPLETION(stress_done);
 
 static void stress_stamp(struct stress_slot *s)
 {
@@ -101,73 +223,682 @@ static u32 xorshift(u32 *state)
 	return *state;
 }
 
+static const gfp_t stress_gfps[] = { GFP_KERNEL, GFP_ATOMIC, GFP_KERNEL | GFP_DMA32,
+				     GFP_HIGHUSER_MOVABLE, GFP_NOWAIT | __GFP_THISNODE };
+
+/*
+ * One random allocation into @s (orders 0..4, any node and zone). With
+ * @irqs_off_always every non-blocking one runs with interrupts off, else only
+ * one in four (so hard-irq timers also hit rkmem in the middle of a call).
+ */
+static void stress_alloc(struct stress_slot *s, u32 *rnd, u64 tag, bool irqs_off_always)
+{
+	gfp_t gfp = stress_gfps[xorshift(rnd) % ARRAY_SIZE(stress_gfps)];
+	int nid = xorshift(rnd) % nr_node_ids;
+	unsigned long flags;
+
+	s->order = xorshift(rnd) % 5;
+	s->tag = tag;
+	if (!gfpflags_allow_blocking(gfp) && (irqs_off_always || xorshift(rnd) % 4 == 0)) {
+		local_irq_save(flags);
+		s->page = rkmem_alloc_pages(nid, gfp, s->order);
+		local_irq_restore(flags);
+	} else {
+		s->page = rkmem_alloc_pages(nid, gfp, s->order);
+	}
+	if (s->page) {
+		stress_stamp(s);
+		atomic_inc(&stress_allocs);
+	}
+}
+
+/* ---- concurrent stress ---- */
+
 static int stress_fn(void *arg)
 {
-	static const gfp_t gfps[] = { GFP_KERNEL, GFP_ATOMIC, GFP_KERNEL | GFP_DMA32,
-				      GFP_HIGHUSER_MOVABLE, GFP_NOWAIT | __GFP_THISNODE };
-	unsigned long cpu = (unsigned long)arg;
+	struct cpu_thread *ct = arg;
+	unsigned long cpu = ct->cpu;
 	struct stress_slot slots[STRESS_SLOTS] = {};
 	u32 rnd = 0x9e3779b9u * (cpu + 1);
-	unsigned long flags;
 	int i, k;
 
 	for (i = 0; i < stress; i++) {
 		struct stress_slot *s = &slots[xorshift(&rnd) % STRESS_SLOTS];
-		gfp_t gfp = gfps[xorshift(&rnd) % ARRAY_SIZE(gfps)];
 
-		if (s->page) {
+		if (s->page)
 			stress_free(s);
-		} else {
-			s->order = xorshift(&rnd) % 5;
-			s->tag = ((u64)cpu << 48) | i;
-			if (!gfpflags_allow_blocking(gfp)) {
-				local_irq_save(flags);
-				s->page = rkmem_alloc_pages(xorshift(&rnd) % nr_node_ids, gfp, s->order);
-				local_irq_restore(flags);
-			} else {
-				s->page = rkmem_alloc_pages(xorshift(&rnd) % nr_node_ids, gfp, s->order);
-			}
-			if (s->page) {
-				stress_stamp(s);
-				atomic_inc(&stress_allocs);
-			}
-		}
+		else
+			stress_alloc(s, &rnd, ((u64)cpu << 48) | i, true);
 		if (i % 64 == 0)
 			cond_resched();
 	}
 	for (k = 0; k < STRESS_SLOTS; k++)
 		if (slots[k].page)
 			stress_free(&slots[k]);
-	if (atomic_dec_and_test(&stress_running))
-		complete(&stress_done);
-	return 0;
+	kthread_complete_and_exit(&ct->done, 0);
 }
 
 static void run_stress(void)
 {
-	struct task_struct *t;
-	unsigned int cpu;
-
-	atomic_set(&stress_running, num_online_cpus());
-	for_each_online_cpu(cpu) {
-		t = kthread_create(stress_fn, (void *)(unsigned long)cpu, "rkmem_stress/%u", cpu);
-		if (IS_ERR(t)) {
-			expect(false, "stress kthread");
-			if (atomic_dec_and_test(&stress_running))
-				complete(&stress_done);
-			continue;
-		}
-		kthread_bind(t, cpu);
-		wake_up_process(t);
-	}
-	wait_for_completion(&stress_done);
+	atomic_set(&stress_errors, 0);
+	atomic_set(&stress_allocs, 0);
+	run_per_cpu(stress_fn, "rkmem_stress/%u");
 	pr_info("rkmem_client: stress: %d allocations on %u CPUs, %d broken tags\n",
 		atomic_read(&stress_allocs), num_online_cpus(), atomic_read(&stress_errors));
 	expect(atomic_read(&stress_errors) == 0, "no page had two owners");
 	expect(atomic_read(&stress_allocs) > stress / 2, "most stress allocations succeeded");
 }
 
-static int __init rkmem_client_init(void)
+/* ---- stress with hard-irq timers and remote frees ---- */
+
+#define IRQ_RING 8
+#define INBOX_SLOTS 16
+
+struct irq_cpu {
+	struct hrtimer timer;
+	u32 rnd;
+	u64 seq;
+	/* Pages the timer keeps between ticks; only this CPU's timer and,
+	 * once the timer is cancelled, this CPU's kthread touch them.
+	 */
+	struct stress_slot ring[IRQ_RING];
+	unsigned long allocs, irq_allocs, ticks;
+	/* Pages other CPUs' kthreads hand to this CPU's kthread to free. */
+	spinlock_t lock;
+	struct stress_slot inbox[INBOX_SLOTS];
+	unsigned int nr_inbox;
+	unsigned long remote_frees;
+};
+
+static struct irq_cpu *irq_cpus;
+
+/* A node for the timer: any online node, or NUMA_NO_NODE. */
+static int pick_node(u32 *rnd)
+{
+	int nid = xorshift(rnd) % (nr_node_ids + 1);
+
+	return nid < nr_node_ids && node_online(nid) ? nid : NUMA_NO_NODE;
+}
+
+static bool irq_alloc(struct irq_cpu *ic, struct stress_slot *s, unsigned long cpu)
+{
+	s->order = xorshift(&ic->rnd) % 4;
+	s->tag = (2ULL << 56) | ((u64)cpu << 40) | ic->seq++;
+	s->page = rkmem_alloc_pages(pick_node(&ic->rnd), GFP_ATOMIC | __GFP_NOWARN, s->order);
+	if (!s->page)
+		return false;
+	ic->allocs++;
+	if (in_hardirq())
+		ic->irq_allocs++;
+	stress_stamp(s);
+	return true;
+}
+
+static enum hrtimer_restart irq_tick(struct hrtimer *timer)
+{
+	struct irq_cpu *ic = container_of(timer, struct irq_cpu, timer);
+	unsigned long cpu = ic - irq_cpus;
+	ktime_t start = ktime_get(), end;
+	struct stress_slot now, *s;
+	s64 gap;
+
+	ic->ticks++;
+	if (xorshift(&ic->rnd) & 1) {
+		/* Allocated and freed in this callback. */
+		if (irq_alloc(ic, &now, cpu))
+			stress_free(&now);
+	} else {
+		/* Kept in the ring, freed by a later tick. */
+		s = &ic->ring[xorshift(&ic->rnd) % IRQ_RING];
+		if (s->page)
+			stress_free(s);
+		else
+			irq_alloc(ic, s, cpu);
+	}
+	/*
+	 * The next tick a full period after this one ended, and at least four
+	 * times this tick's length: under emulation (TCG, ~100x slower) the
+	 * timer must not starve the kthread.
+	 */
+	end = ktime_get();
+	gap = max_t(s64, (s64)irq_period_us * NSEC_PER_USEC, 4 * ktime_to_ns(ktime_sub(end, start)));
+	hrtimer_set_expires(timer, ktime_add_ns(end, gap));
+	return HRTIMER_RESTART;
+}
+
+/* Gives @s to @cpu's kthread to free; false if its inbox is full. */
+static bool hand_off(struct stress_slot *s, unsigned int cpu)
+{
+	struct irq_cpu *dst = &irq_cpus[cpu];
+	bool ok = false;
+
+	spin_lock(&dst->lock);
+	if (dst->nr_inbox < INBOX_SLOTS) {
+		dst->inbox[dst->nr_inbox++] = *s;
+		s->page = NULL;
+		ok = true;
+	}
+	spin_unlock(&dst->lock);
+	return ok;
+}
+
+/* Frees what other CPUs handed to @ic, on the current CPU. */
+static void empty_inbox(struct irq_cpu *ic)
+{
+	struct stress_slot batch[INBOX_SLOTS];
+	unsigned int i, n;
+
+	spin_lock(&ic->lock);
+	n = ic->nr_inbox;
+	memcpy(batch, ic->inbox, n * sizeof(batch[0]));
+	ic->nr_inbox = 0;
+	spin_unlock(&ic->lock);
+	for (i = 0; i < n; i++)
+		stress_free(&batch[i]);
+	ic->remote_frees += n;
+}
+
+static int irqstress_fn(void *arg)
+{
+	struct cpu_thread *ct = arg;
+	unsigned long cpu = ct->cpu;
+	struct irq_cpu *ic = &irq_cpus[cpu];
+	struct stress_slot slots[STRESS_SLOTS] = {};
+	unsigned long deadline = jiffies + irqstress_secs * HZ;
+	u32 rnd = 0x85ebca6bu * (cpu + 1);
+	unsigned int other;
+	int i, k;
+
+	other = cpumask_next(cpu, cpu_online_mask);
+	if (other >= nr_cpu_ids)
+		other = cpumask_first(cpu_online_mask);
+
+	/* Started from this bound kthread: pinned to this CPU. */
+	hrtimer_init(&ic->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_PINNED_HARD);
+	ic->timer.function = irq_tick;
+	hrtimer_start(&ic->timer, ns_to_ktime((u64)irq_period_us * NSEC_PER_USEC),
+		      HRTIMER_MODE_REL_PINNED_HARD);
+
+	for (i = 0; i < irqstress && time_before(jiffies, deadline); i++) {
+		struct stress_slot *s = &slots[xorshift(&rnd) % STRESS_SLOTS];
+
+		if (!s->page)
+			stress_alloc(s, &rnd, (1ULL << 56) | ((u64)cpu << 40) | i, false);
+		else if (xorshift(&rnd) % 4 != 0 || !hand_off(s, other))
+			stress_free(s);
+		if (i % 16 == 0)
+			empty_inbox(ic);
+		if (i % 64 == 0)
+			cond_resched();
+	}
+	hrtimer_cancel(&ic->timer);
+	for (k = 0; k < IRQ_RING; k++)
+		if (ic->ring[k].page)
+			stress_free(&ic->ring[k]);
+	for (k = 0; k < STRESS_SLOTS; k++)
+		if (slots[k].page)
+			stress_free(&slots[k]);
+	empty_inbox(ic);
+	kthread_complete_and_exit(&ct->done, 0);
+}
+
+static void run_irqstress(void)
+{
+	unsigned long allocs = 0, irq_allocs = 0, ticks = 0, remote = 0;
+	unsigned long start = jiffies;
+	unsigned int cpu, n;
+
+	irq_cpus = kcalloc(nr_cpu_ids, sizeof(*irq_cpus), GFP_KERNEL);
+	expect(irq_cpus != NULL, "irqstress table");
+	if (!irq_cpus)
+		return;
+	for_each_possible_cpu(cpu) {
+		spin_lock_init(&irq_cpus[cpu].lock);
+		irq_cpus[cpu].rnd = 0x27d4eb2fu * (cpu + 1);
+	}
+	atomic_set(&stress_errors, 0);
+	atomic_set(&stress_allocs, 0);
+
+	n = run_per_cpu(irqstress_fn, "rkmem_irqstress/%u");
+
+	/* Pages handed to a kthread that had already finished. */
+	for_each_possible_cpu(cpu) {
+		empty_inbox(&irq_cpus[cpu]);
+		allocs += irq_cpus[cpu].allocs;
+		irq_allocs += irq_cpus[cpu].irq_allocs;
+		ticks += irq_cpus[cpu].ticks;
+		remote += irq_cpus[cpu].remote_frees;
+	}
+	allocs += atomic_read(&stress_allocs);
+	pr_info("rkmem_client: irqstress: %lu allocations (%lu in hard irq) on %u CPUs, %d broken tags\n",
+		allocs, irq_allocs, n, atomic_read(&stress_errors));
+	pr_info("rkmem_client: irqstress: %lu timer ticks, %lu frees on another CPU, %u ms\n",
+		ticks, remote, jiffies_to_msecs(jiffies - start));
+	expect(atomic_read(&stress_errors) == 0, "irqstress: no page had two owners");
+	expect(irq_allocs > 0, "irqstress: allocations in hard irq");
+	expect(atomic_read(&stress_allocs) > 0, "irqstress: kthread allocations");
+	expect(n < 2 || remote > 0, "irqstress: frees on another CPU");
+	kfree(irq_cpus);
+	irq_cpus = NULL;
+}
+
+/* ---- alloc_pages_node semantics ---- */
+
+static unsigned int deliberate_double_frees;
+
+static bool overlaps(struct page *a, unsigned int order_a, struct page *b, unsigned int order_b)
+{
+	unsigned long pa = page_to_pfn(a), pb = page_to_pfn(b);
+
+	return pa < pb + (1UL << order_b) && pb < pa + (1UL << order_a);
+}
+
+static int last_online_node(void)
+{
+	int nid, last = first_online_node;
+
+	for_each_online_node(nid)
+		last = nid;
+	return last;
+}
+
+#define ZERO_BATCH 8
+
+/* Dirty pages, free them, allocate with __GFP_ZERO: every byte must be 0. */
+static void check_zeroing(void)
+{
+	struct page *pages[ZERO_BATCH];
+	unsigned int round, order, i, bad = 0, missing = 0;
+
+	for (round = 0; round < 4; round++) {
+		int nid = round < 2 ? NUMA_NO_NODE : last_online_node();
+		gfp_t comp = round & 1 ? __GFP_COMP : 0;
+
+		for (order = 0; order <= 3; order++) {
+			for (i = 0; i < ZERO_BATCH; i++) {
+				pages[i] = rkmem_alloc_pages(nid, GFP_KERNEL | comp, order);
+				if (pages[i])
+					memset(page_address(pages[i]), 0xff, chunk_bytes(order));
+			}
+			for (i = 0; i < ZERO_BATCH; i++)
+				if (pages[i])
+					rkmem_free_pages(pages[i], order);
+			for (i = 0; i < ZERO_BATCH; i++) {
+				pages[i] = rkmem_alloc_pages(nid, GFP_KERNEL | __GFP_ZERO | comp,
+							     order);
+				if (!pages[i])
+					missing++;
+				else if (memchr_inv(page_address(pages[i]), 0, chunk_bytes(order)))
+					bad++;
+			}
+			for (i = 0; i < ZERO_BATCH; i++)
+				if (pages[i])
+					rkmem_free_pages(pages[i], order);
+		}
+	}
+	if (bad || missing)
+		pr_err("rkmem_client: __GFP_ZERO: %u chunks not zeroed, %u allocations failed\n",
+		       bad, missing);
+	expect(missing == 0, "__GFP_ZERO allocations succeed");
+	expect(bad == 0, "__GFP_ZERO pages are zero after dirty frees");
+}
+
+/* Non-compound: the head holds the one reference, tails have count 0. */
+static void check_refcounts(void)
+{
+	unsigned int order, i;
+	struct page *page;
+
+	for (order = 0; order <= 4; order++) {
+		page = rkmem_alloc_pages(NUMA_NO_NODE, GFP_KERNEL, order);
+		expect(page != NULL, "refcount allocation");
+		if (!page)
+			continue;
+		expect(page_ref_count(page) == 1, "a new page has page_count 1");
+		expect(!PageHead(page) && !PageTail(page),
+		       "without __GFP_COMP the page is not compound");
+		for (i = 1; i < (1U << order); i++) {
+			if (page_ref_count(page + i) != 0 || PageTail(page + i)) {
+				expect(false, "non-compound tail pages have count 0, no PageTail");
+				break;
+			}
+		}
+		rkmem_free_pages(page, order);
+	}
+}
+
+static void check_compound(void)
+{
+	unsigned int order, i;
+	struct page *page;
+
+	for (order = 1; order <= 3; order++) {
+		page = rkmem_alloc_pages(NUMA_NO_NODE, GFP_KERNEL | __GFP_COMP, order);
+		expect(page != NULL, "__GFP_COMP allocation");
+		if (!page)
+			continue;
+		expect(PageHead(page), "__GFP_COMP: PageHead");
+		expect(compound_order(page) == order, "__GFP_COMP: compound_order");
+		expect(page_count(page) == 1, "__GFP_COMP: page_count 1");
+		for (i = 1; i < (1U << order); i++) {
+			if (!PageTail(page + i) || compound_head(page + i) != page) {
+				expect(false, "__GFP_COMP: tails point to the head");
+				break;
+			}
+		}
+		memset(page_address(page), 0x77, chunk_bytes(order));
+		rkmem_free_pages(page, order);
+
+		/* Most likely the same pages again: no compound state left over. */
+		page = rkmem_alloc_pages(NUMA_NO_NODE, GFP_KERNEL, order);
+		expect(page != NULL, "allocation after a compound free");
+		if (!page)
+			continue;
+		expect(!PageHead(page), "a freed compound page comes back plain");
+		for (i = 1; i < (1U << order); i++) {
+			if (PageTail(page + i)) {
+				expect(false, "a freed compound page comes back plain (tails)");
+				break;
+			}
+		}
+		expect(page_ref_count(page) == 1, "count 1 after a compound free");
+		rkmem_free_pages(page, order);
+	}
+}
+
+#define REUSE_TRIES 8
+
+/*
+ * get_page() then a free drops only that reference: the page stays
+ * allocated, its contents stay, and this CPU's next allocations of the same
+ * order (and arena) do not hand it out. The second free frees it.
+ * All on one CPU (preemption off, GFP_ATOMIC) so per-CPU lists are the same.
+ */
+static void check_extra_reference(unsigned int order, gfp_t comp)
+{
+	struct page *page, *other[REUSE_TRIES];
+	size_t size = chunk_bytes(order);
+	unsigned int i;
+	int nid;
+
+	preempt_disable();
+	page = rkmem_alloc_pages(NUMA_NO_NODE, GFP_ATOMIC | comp, order);
+	if (!page) {
+		preempt_enable();
+		expect(false, "get_page test allocation");
+		return;
+	}
+	nid = page_to_nid(page);
+	memset(page_address(page), 0xc3, size);
+	get_page(page);
+	expect(page_ref_count(page) == 2, "get_page takes a reference");
+	rkmem_free_pages(page, order);
+	expect(page_ref_count(page) == 1, "a free after get_page leaves one reference");
+	for (i = 0; i < REUSE_TRIES; i++)
+		other[i] = rkmem_alloc_pages(nid, GFP_ATOMIC | __GFP_NOWARN | comp, order);
+	preempt_enable();
+
+	for (i = 0; i < REUSE_TRIES; i++) {
+		if (other[i] && overlaps(page, order, other[i], order))
+			expect(false, "a page with a reference left is not handed out again");
+	}
+	expect(!memchr_inv(page_address(page), 0xc3, size),
+	       "a page with a reference left keeps its contents");
+	for (i = 0; i < REUSE_TRIES; i++)
+		if (other[i])
+			rkmem_free_pages(other[i], order);
+	rkmem_free_pages(page, order);
+	expect(page_ref_count(page) == 0, "the free of the last reference frees");
+}
+
+/* A second free of a freed page is refused; rkmem keeps working. */
+static void check_double_free(unsigned int order)
+{
+	struct page *page = rkmem_alloc_pages(NUMA_NO_NODE, GFP_KERNEL, order);
+
+	expect(page != NULL, "double-free test allocation");
+	if (!page)
+		return;
+	/* Nobody can take the page between the two frees on this CPU. */
+	preempt_disable();
+	rkmem_free_pages(page, order);
+	rkmem_free_pages(page, order);
+	preempt_enable();
+	deliberate_double_frees++;
+	check_alloc(NUMA_NO_NODE, GFP_KERNEL, order, -1, ZONE_NORMAL,
+		    "rkmem works after a refused double free");
+}
+
+/* Node ids that are neither NUMA_NO_NODE nor a possible, online node. */
+static int invalid_nid(unsigned int i)
+{
+	const int nids[] = { 999, -5, nr_node_ids };
+
+	return nids[i % ARRAY_SIZE(nids)];
+}
+
+static void check_invalid_nodes(void)
+{
+	const gfp_t gfps[] = { GFP_KERNEL, GFP_KERNEL | __GFP_THISNODE, GFP_ATOMIC };
+	struct page *page;
+	unsigned int i, j;
+
+	for (i = 0; i < 3; i++) {
+		for (j = 0; j < ARRAY_SIZE(gfps); j++) {
+			page = rkmem_alloc_pages(invalid_nid(i), gfps[j], 0);
+			expect(page == NULL, "an invalid node gives NULL");
+			if (page)
+				rkmem_free_pages(page, 0);
+		}
+	}
+}
+
+static void check_thisnode(void)
+{
+	static const unsigned int orders[] = { 0, 3, 4, MAX_PAGE_ORDER };
+	unsigned long flags;
+	struct page *page;
+	unsigned int i;
+	bool wrong;
+	int nid;
+
+	for_each_online_node(nid) {
+		for (i = 0; i < ARRAY_SIZE(orders); i++) {
+			page = rkmem_alloc_pages(nid, GFP_KERNEL | __GFP_THISNODE, orders[i]);
+			expect(page != NULL, "GFP_KERNEL|__GFP_THISNODE allocation");
+			if (!page)
+				continue;
+			expect(page_to_nid(page) == nid,
+			       "__GFP_THISNODE: the page is on that node");
+			rkmem_free_pages(page, orders[i]);
+		}
+		for (i = 0; i < 2; i++) {
+			local_irq_save(flags);
+			page = rkmem_alloc_pages(nid, GFP_ATOMIC | __GFP_THISNODE, orders[i]);
+			wrong = page && page_to_nid(page) != nid;
+			if (page)
+				rkmem_free_pages(page, orders[i]);
+			local_irq_restore(flags);
+			expect(page != NULL, "GFP_ATOMIC|__GFP_THISNODE allocation");
+			expect(!wrong, "GFP_ATOMIC|__GFP_THISNODE: the page is on that node");
+		}
+	}
+}
+
+static void check_nofail(void)
+{
+	struct page *page;
+	unsigned int order;
+	int nid;
+
+	for_each_online_node(nid) {
+		for (order = 0; order <= 1; order++) {
+			page = rkmem_alloc_pages(nid, GFP_KERNEL | __GFP_NOFAIL, order);
+			expect(page != NULL, "__GFP_NOFAIL never returns NULL");
+			if (page)
+				rkmem_free_pages(page, order);
+		}
+	}
+}
+
+static void run_semantics(void)
+{
+	unsigned int order;
+
+	check_zeroing();
+	check_refcounts();
+	check_compound();
+	check_extra_reference(0, 0);
+	check_extra_reference(2, 0);
+	check_extra_reference(3, __GFP_COMP);
+	check_extra_reference(5, 0);
+	for (order = 0; order <= 5; order += 1 + (order >= 3))
+		check_double_free(order);	/* 0, 1, 2, 3 (per-CPU lists), 5 (buddy) */
+	check_invalid_nodes();
+	check_thisnode();
+	check_nofail();
+	pr_info("rkmem_client: semantics: %u deliberate double frees\n", deliberate_double_frees);
+}
+
+/* ---- growth under GFP_NOFS ---- */
+
+#define NOFS_ALLOCS 4
+
+static DEFINE_MUTEX(nofs_mutex);
+
+static void run_nofs(void)
+{
+	struct page *pages[NOFS_ALLOCS];
+	int i, got = 0, nid = first_online_node;
+
+	/* Teach lockdep that nofs_mutex is taken inside fs reclaim. */
+	fs_reclaim_acquire(GFP_KERNEL);
+	mutex_lock(&nofs_mutex);
+	mutex_unlock(&nofs_mutex);
+	fs_reclaim_release(GFP_KERNEL);
+
+	/* Order 10 needs a whole block: growth, with nofs_mutex held. */
+	mutex_lock(&nofs_mutex);
+	for (i = 0; i < NOFS_ALLOCS; i++) {
+		pages[i] = rkmem_alloc_pages(nid, GFP_NOFS, MAX_PAGE_ORDER);
+		got += pages[i] != NULL;
+		nid = next_online_node(nid);
+		if (nid >= MAX_NUMNODES)
+			nid = first_online_node;
+	}
+	mutex_unlock(&nofs_mutex);
+	for (i = 0; i < NOFS_ALLOCS; i++)
+		if (pages[i])
+			rkmem_free_pages(pages[i], MAX_PAGE_ORDER);
+	pr_info("rkmem_client: nofs: %d of %d order-%u GFP_NOFS allocations\n", got,
+		NOFS_ALLOCS, MAX_PAGE_ORDER);
+	expect(got == NOFS_ALLOCS, "GFP_NOFS order-10 allocations succeed");
+}
+
+/* ---- failures and __GFP_NOFAIL on a capped node ---- */
+
+static void run_failburst(int count, gfp_t extra, const char *name)
+{
+	struct page *page;
+	int i, failed = 0;
+
+	for (i = 0; i < count; i++) {
+		page = rkmem_alloc_pages(failnode, GFP_KERNEL | __GFP_THISNODE | extra,
+					 MAX_PAGE_ORDER);
+		if (page)
+			rkmem_free_pages(page, MAX_PAGE_ORDER);
+		else
+			failed++;
+	}
+	pr_info("rkmem_client: %s: %d of %d failed\n", name, failed, count);
+	expect(failed == count, "allocations on a capped node fail");
+}
+
+static void run_nofail(void)
+{
+	struct page **pages;
+	int i, got = 0, on_node = 0;
+
+	pages = kcalloc(nofail, sizeof(*pages), GFP_KERNEL);
+	expect(pages != NULL, "nofail table");
+	if (!pages)
+		return;
+	for (i = 0; i < nofail; i++) {
+		pages[i] = rkmem_alloc_pages(failnode, GFP_KERNEL | __GFP_NOFAIL | __GFP_THISNODE,
+					     i & 1);
+		if (pages[i]) {
+			got++;
+			on_node += page_to_nid(pages[i]) == failnode;
+		}
+	}
+	for (i = 0; i < nofail; i++)
+		if (pages[i])
+			rkmem_free_pages(pages[i], i & 1);
+	kfree(pages);
+	pr_info("rkmem_client: nofail: %d of %d allocated, %d on node %d\n", got, nofail,
+		on_node, failnode);
+	expect(got == nofail, "__GFP_NOFAIL never returns NULL");
+	expect(on_node == got, "__GFP_NOFAIL|__GFP_THISNODE stays on the node");
+}
+
+static void run_badnid(void)
+{
+	struct page *page;
+	int i, nulls = 0;
+
+	for (i = 0; i < badnid; i++) {
+		page = rkmem_alloc_pages(invalid_nid(i), i & 1 ? GFP_KERNEL | __GFP_THISNODE :
+				       GFP_KERNEL, 0);
+		if (page)
+			rkmem_free_pages(page, 0);
+		else
+			nulls++;
+	}
+	pr_info("rkmem_client: badnid: %d of %d returned NULL\n", nulls, badnid);
+	expect(nulls == badnid, "invalid node ids give NULL");
+}
+
+/* ---- GFP_KERNEL with node 0's and 1's Normal capped ---- */
+
+static void run_capped_kernel(void)
+{
+	unsigned int in_zone[MAX_NR_ZONES] = {};
+	struct page **pages;
+	int i, got = 0, off_node = 0;
+
+	pages = kvcalloc(capped_kernel, sizeof(*pages), GFP_KERNEL);
+	expect(pages != NULL, "capped_kernel table");
+	if (!pages)
+		return;
+	for (i = 0; i < capped_kernel; i++) {
+		pages[i] = rkmem_alloc_pages(0, GFP_KERNEL | __GFP_NOWARN, 0);
+		if (!pages[i])
+			continue;
+		got++;
+		in_zone[page_zonenum(pages[i])]++;
+		off_node += page_to_nid(pages[i]) != 0;
+	}
+	for (i = 0; i < capped_kernel; i++)
+		if (pages[i])
+			rkmem_free_pages(pages[i], 0);
+	kvfree(pages);
+	pr_info("rkmem_client: capped_kernel: %d of %d allocated: dma=%u dma32=%u normal=%u movable=%u other_node=%d\n",
+		got, capped_kernel, in_zone[ZONE_DMA], in_zone[ZONE_DMA32], in_zone[ZONE_NORMAL],
+		in_zone[ZONE_MOVABLE], off_node);
+	expect(in_zone[ZONE_MOVABLE] == 0, "GFP_KERNEL never gets Movable pages");
+}
+
+/*
+ * The basic placement checks allocate on every node: skipped by the modes
+ * that need rkmem's state exactly as the script set it up.
+ */
+static bool targeted(void)
+{
+	return nofs || failburst > 0 || failburst_nowarn > 0 || nofail > 0 || capped_kernel > 0 ||
+	       badnid > 0;
+}
+
+static void run_basic(void)
 {
 	struct page *page;
 	unsigned long flags;
@@ -190,11 +921,32 @@ static int __init rkmem_client_init(void)
 		rkmem_free_pages(page, 1);
 	local_irq_restore(flags);
 	expect(page != NULL, "GFP_ATOMIC with interrupts off");
+}
 
+static int __init rkmem_client_init(void)
+{
+	if (!targeted())
+		run_basic();
 	if (leak)
 		expect(rkmem_alloc_pages(0, GFP_KERNEL, 3) != NULL, "leaked allocation");
+	if (semantics)
+		run_semantics();
+	if (nofs)
+		run_nofs();
+	if (failburst > 0)
+		run_failburst(failburst, 0, "failburst");
+	if (failburst_nowarn > 0)
+		run_failburst(failburst_nowarn, __GFP_NOWARN, "failburst_nowarn");
+	if (nofail > 0)
+		run_nofail();
+	if (capped_kernel > 0)
+		run_capped_kernel();
+	if (badnid > 0)
+		run_badnid();
 	if (stress > 0)
 		run_stress();
+	if (irqstress > 0)
+		run_irqstress();
 
 	pr_info("rkmem_client: %d checks failed\n", failures);
 	return failures ? -EIO : 0;

@@ -1,0 +1,270 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# rkmem's per-CPU page lists: hits and refills, remote frees, drains (the
+# drain knob, CPU offline, shrink, the host shrinker), double frees of pages
+# sitting on a list, and the pcp knob.
+source "$(dirname "$0")/lib.sh"
+
+EINVAL="Invalid argument"
+ERANGE="Numerical result out of range"
+ONLINE1=/sys/devices/system/cpu/cpu1/online
+
+ktap_print_header
+ktap_set_plan 12
+reset_rkmem
+defaults=$(cat "$D/pcp")
+
+# traffic NODE ZONE ORDER COUNT ROUNDS: ROUNDS times, allocate COUNT chunks
+# through the test knob, then free everything held.
+traffic() {
+    local i
+    for ((i = 0; i < $5; i++)); do
+        knob test "alloc node=$1 zone=$2 order=$3 count=$4" >/dev/null &&
+        knob test free >/dev/null || { echo "# traffic $*: failed"; return 1; }
+    done
+}
+
+# mixed: orders 0..3 on both nodes, from both CPUs.
+mixed() {
+    local o
+    for o in 0 1 2 3; do
+        on_cpu 0 traffic 0 Normal "$o" 40 1 && on_cpu 1 traffic 1 Normal "$o" 40 1 &&
+        on_cpu 1 traffic 0 Normal "$o" 20 1 || return 1
+    done
+}
+
+format() {
+    local n z c ok=0 key possible
+    if [ "$(sed -n 's/^node=\([0-9]*\) zone=\([A-Za-z0-9]*\) high=[0-9]* batch=[0-9]*$/\1 \2/p' "$D/pcp")" != "$(arenas)" ]; then
+        echo "# pcp is not one 'node=N zone=Z high=H batch=B' line per arena:"
+        sed 's/^/#   /' "$D/pcp"
+        return 1
+    fi
+    possible=$(cpu_list /sys/devices/system/cpu/possible | tr '\n' ' ')
+    while read -r n z; do
+        [ -n "$(zinfo "$n" "$z" pcp_pages)" ] || { echo "# node $n zone $z: no pcp_pages row"; ok=1; }
+        c=$(awk -v hdr="Node $n, zone" -v zone="$z" '
+                $0 ~ "^" hdr { in_zone = ($NF == zone); next }
+                /^Node / { in_zone = 0 }
+                in_zone && $1 == "cpu:" { printf "%s ", $2 }' "$D/zoneinfo")
+        [ "$c" = "$possible" ] || { echo "# node $n zone $z: pagesets of CPUs '$c', possible '$possible'"; ok=1; }
+        for c in $possible; do
+            for key in count high batch hits refills drains remote_frees; do
+                [ -n "$(pset "$n" "$z" "$c" "$key")" ] || { echo "# node $n zone $z cpu $c: no $key"; ok=1; }
+            done
+            [ "$(pset "$n" "$z" "$c" high) $(pset "$n" "$z" "$c" batch)" = \
+              "$(sed -n "s/^node=$n zone=$z high=\([0-9]*\) batch=\([0-9]*\)$/\1 \2/p" "$D/pcp")" ] ||
+                { echo "# node $n zone $z cpu $c: pageset high/batch differ from pcp"; ok=1; }
+        done
+    done < <(arenas)
+    return $ok
+}
+check "pcp: a line per arena; zoneinfo: pcp_pages and a pageset per possible CPU" format
+
+order0_hits() {
+    local h0 r0 h r
+    knob drain all >/dev/null || return 1
+    h0=$(psum hits 0 Normal 0) r0=$(psum refills 0 Normal 0)
+    # 20 rounds of 100 allocations then 100 frees, all on CPU 0
+    on_cpu 0 traffic 0 Normal 0 100 20 || return 1
+    h=$(($(psum hits 0 Normal 0) - h0)) r=$(($(psum refills 0 Normal 0) - r0))
+    echo "# 2000 order-0 allocations on CPU 0: $h hits, $r refills"
+    [ "$h" -ge 1800 ] && [ "$h" -le 2000 ] && [ "$r" -ge 1 ] && [ "$r" -le 200 ]
+}
+check "order-0 traffic is served from the per-CPU list (hits >= 90%, few refills)" order0_hits
+
+drain_restores_buddyinfo() {
+    local b0 b1 p1 g0
+    mixed || return 1 # any growth happens now
+    knob drain all >/dev/null || return 1
+    b0=$(cat "$D/buddyinfo") g0=$(zsum grows)
+    [ "$(zsum pcp_pages)" = 0 ] || { echo "# pcp_pages $(zsum pcp_pages) after drain all"; return 1; }
+    mixed || return 1
+    b1=$(cat "$D/buddyinfo") p1=$(zsum pcp_pages)
+    echo "# after traffic: $p1 pages on per-CPU lists"
+    [ "$p1" -gt 0 ] && [ "$b1" != "$b0" ] || { echo "# nothing sits on the lists?"; return 1; }
+    knob drain all >/dev/null || return 1
+    [ "$(zsum pcp_pages)" = 0 ] && [ "$(psum count)" = 0 ] ||
+        { echo "# after drain all: pcp_pages $(zsum pcp_pages), counts $(psum count)"; return 1; }
+    [ "$(cat "$D/buddyinfo")" = "$b0" ] ||
+        { echo "# buddyinfo differs after drain (grows $g0 -> $(zsum grows)):"; diff <(echo "$b0") "$D/buddyinfo" | sed 's/^/#   /'; return 1; }
+}
+check "drain all gives the listed pages back: buddyinfo as before" drain_restores_buddyinfo
+
+remote_frees() {
+    local a b c
+    knob drain all >/dev/null || return 1
+    a=$(psum remote_frees 0 Normal 1) b=$(psum remote_frees 1 Normal 1) c=$(psum remote_frees 1 Normal 0)
+    # node-0 pages freed on CPU 1 (node 1): remote; node-1 pages on CPU 1: local
+    on_cpu 0 knob test "alloc node=0 zone=Normal order=0 count=100" >/dev/null &&
+    on_cpu 0 knob test "alloc node=1 zone=Normal order=0 count=30" >/dev/null &&
+    on_cpu 1 knob test free >/dev/null || return 1
+    [ "$(pset 0 Normal 1 count)" -gt 0 ] || { echo "# no node-0 page on CPU 1's list"; return 1; }
+    # node-1 pages freed on CPU 0: remote
+    on_cpu 1 knob test "alloc node=1 zone=Normal order=1 count=50" >/dev/null &&
+    on_cpu 0 knob test free >/dev/null || return 1
+    a=$(($(psum remote_frees 0 Normal 1) - a)) b=$(($(psum remote_frees 1 Normal 1) - b))
+    c=$(($(psum remote_frees 1 Normal 0) - c))
+    echo "# remote_frees: node 0 on CPU 1 +$a (want 100), node 1 on CPU 1 +$b (want 0), node 1 on CPU 0 +$c (want 50)"
+    [ "$a" = 100 ] && [ "$b" = 0 ] && [ "$c" = 50 ]
+}
+check "frees on a CPU of another node's pages count as remote_frees" remote_frees
+
+cpu_offline_body() {
+    local b0 d0
+    [ -w $ONLINE1 ] || { echo "# $ONLINE1 is not writable"; return 1; }
+    # Warm up (growth), then record the drained state.
+    on_cpu 0 knob test "alloc node=1 zone=Normal order=0 count=150" >/dev/null &&
+    on_cpu 0 knob test "alloc node=0 zone=Normal order=2 count=30" >/dev/null &&
+    on_cpu 0 knob test "alloc node=1 zone=Normal order=3 count=10" >/dev/null &&
+    knob test free >/dev/null && knob drain all >/dev/null || return 1
+    b0=$(cat "$D/buddyinfo")
+    # The same again, the lists of CPU 0 drained, then freed on CPU 1.
+    on_cpu 0 knob test "alloc node=1 zone=Normal order=0 count=150" >/dev/null &&
+    on_cpu 0 knob test "alloc node=0 zone=Normal order=2 count=30" >/dev/null &&
+    on_cpu 0 knob test "alloc node=1 zone=Normal order=3 count=10" >/dev/null &&
+    knob drain all >/dev/null && on_cpu 1 knob test free >/dev/null || return 1
+    echo "# on CPU 1's lists: $(psum count "" "" 1) pages, CPU 0's: $(psum count "" "" 0)"
+    [ "$(psum count "" "" 1)" -gt 0 ] && [ "$(psum count "" "" 0)" = 0 ] || return 1
+    d0=$(psum drains "" "" 1)
+    echo 0 > $ONLINE1 || { echo "# cannot offline CPU 1"; return 1; }
+    echo "# CPU 1 offline: its lists hold $(psum count "" "" 1) pages, drains +$(($(psum drains "" "" 1) - d0))"
+    [ "$(psum count "" "" 1)" = 0 ] && [ "$(zsum pcp_pages)" = 0 ] &&
+    [ "$(psum drains "" "" 1)" -gt "$d0" ] || return 1
+    [ "$(cat "$D/buddyinfo")" = "$b0" ] ||
+        { echo "# buddyinfo differs from the drained state:"; diff <(echo "$b0") "$D/buddyinfo" | sed 's/^/#   /'; return 1; }
+}
+cpu_offline_drains() {
+    local status
+    cpu_offline_body
+    status=$?
+    # Always online again, whatever happened.
+    [ "$(cat $ONLINE1 2>/dev/null)" = 0 ] && { echo 1 > $ONLINE1 || { echo "# cannot online CPU 1"; status=1; }; }
+    knob test free >/dev/null
+    return $status
+}
+check "taking CPU 1 offline gives its listed pages back" cpu_offline_drains
+
+shrink_knob_drains() {
+    knob shrink all >/dev/null &&
+    on_cpu 0 knob test "alloc node=1 zone=Normal order=0 count=300" >/dev/null &&
+    on_cpu 1 knob test free >/dev/null || return 1
+    echo "# before shrink: node 1 Normal holds $(zinfo 1 Normal blocks) blocks, $(zinfo 1 Normal pcp_pages) pages on lists"
+    [ "$(zinfo 1 Normal pcp_pages)" -gt 0 ] || return 1
+    knob shrink all >/dev/null || return 1
+    [ "$(zinfo 1 Normal blocks)" = 0 ] && [ "$(zsum pcp_pages)" = 0 ]
+}
+check "shrink drains the lists first: every block goes back" shrink_knob_drains
+
+host_shrinker_drains() {
+    local dir
+    dir=$(ls -d /sys/kernel/debug/shrinker/rkmem-* 2>/dev/null | head -1)
+    [ -n "$dir" ] || { echo "# no rkmem shrinker in /sys/kernel/debug/shrinker"; return 1; }
+    knob shrink all >/dev/null &&
+    on_cpu 0 knob test "alloc node=1 zone=Normal order=0 count=300" >/dev/null &&
+    on_cpu 1 knob test free >/dev/null || return 1
+    [ "$(zinfo 1 Normal pcp_pages)" -gt 0 ] && [ "$(zinfo 1 Normal blocks)" -ge 1 ] || return 1
+    echo "0 1 4096" > "$dir/scan" || return 1
+    echo "# after a scan of node 1: $(zinfo 1 Normal blocks) blocks, $(psum count 1) pages on node 1's lists"
+    [ "$(zinfo 1 Normal blocks)" = 0 ] && [ "$(psum count 1)" = 0 ]
+}
+check "the host shrinker drains the node's lists first" host_shrinker_drains
+reset_rkmem
+
+listed_double_free() {
+    local o b0 p0 b p
+    for o in 0 3; do
+        knob drain all >/dev/null &&
+        on_cpu 0 knob test "alloc node=0 zone=Normal order=$o count=2" >/dev/null || return 1
+        b0=$(zinfo 0 Normal bad_frees) p0=$(zinfo 0 Normal pcp_pages)
+        # frees the last chunk (onto CPU 0's list), then again, with a wrong
+        # order, and an unowned page
+        on_cpu 0 knob test badfree >/dev/null || { echo "# order $o: not all three bad frees were refused"; return 1; }
+        b=$(($(zinfo 0 Normal bad_frees) - b0)) p=$(($(zinfo 0 Normal pcp_pages) - p0))
+        echo "# order $o: bad_frees +$b (want 2), pcp_pages +$p (want $((1 << o)))"
+        [ "$b" = 2 ] && [ "$p" = $((1 << o)) ] || return 1
+        knob test free >/dev/null && knob drain all >/dev/null && knob test verify >/dev/null || return 1
+    done
+    dmesg | grep -q "rkmem: refused free" || { echo "# no 'refused free' report"; return 1; }
+    # everything merged back: only whole blocks free
+    awk '{ for (i = 5; i < NF; i++) if ($i != 0) bad = 1 } END { exit bad }' "$D/buddyinfo" ||
+        { sed 's/^/#   /' "$D/buddyinfo"; return 1; }
+}
+check "a double free of a page on a per-CPU list is refused and counted" listed_double_free
+reset_rkmem
+
+pcp_state() { cat "$D/pcp"; grep -E '^ +(high|batch):' "$D/zoneinfo"; }
+
+bad_input() {
+    local before file err words
+    before=$(pcp_state)
+    while IFS='|' read -r file err words; do
+        knob_fails "$file" "$err" "$words" || return 1
+        [ "$(pcp_state)" = "$before" ] || { echo "# '$words' to $file changed the lists' settings"; return 1; }
+    done <<EOF
+pcp|$EINVAL|high=100 batch=0
+pcp|$EINVAL|high=10 batch=20
+pcp|$ERANGE|high=1025 batch=1
+pcp|$ERANGE|high=1024 batch=257
+pcp|$ERANGE|high=100 batch=10 node=9 zone=Normal
+pcp|$EINVAL|high=100 batch=10 node=0 zone=Bogus
+pcp|$EINVAL|high=100 batch=10 node=1 zone=DMA
+pcp|$EINVAL|garbage
+pcp|$EINVAL|high=100
+pcp|$EINVAL|high=100 batch=10 node=0
+pcp|$EINVAL|high=100 batch=10 extra=1
+pcp|$EINVAL|high=-1 batch=1
+drain|$EINVAL|everything
+drain|$EINVAL|all node=0
+drain|$EINVAL|node=1 zone=DMA
+drain|$ERANGE|node=9 zone=Normal
+EOF
+}
+check "pcp and drain: bad input refused (EINVAL/ERANGE), nothing changed" bad_input
+
+good_input() {
+    local c cnt d0 others
+    others=$(grep -v '^node=1 zone=Normal ' "$D/pcp")
+    knob pcp "high=200 batch=20 node=1 zone=Normal" >/dev/null || return 1
+    grep -qx "node=1 zone=Normal high=200 batch=20" "$D/pcp" || { echo "# node 1 Normal not set"; return 1; }
+    [ "$(grep -v '^node=1 zone=Normal ' "$D/pcp")" = "$others" ] || { echo "# other arenas changed"; return 1; }
+    for c in $(cpu_list /sys/devices/system/cpu/possible); do
+        [ "$(pset 1 Normal "$c" high) $(pset 1 Normal "$c" batch)" = "200 20" ] ||
+            { echo "# cpu $c pageset: high $(pset 1 Normal "$c" high) batch $(pset 1 Normal "$c" batch)"; return 1; }
+    done
+    knob pcp "high=64 batch=8" >/dev/null || return 1
+    [ "$(grep -cv ' high=64 batch=8$' "$D/pcp")" = 0 ] || { echo "# not every arena at high=64 batch=8"; return 1; }
+    # Frees beyond high go back to the buddy in batches.
+    knob drain all >/dev/null || return 1
+    d0=$(pset 0 Normal 0 drains)
+    on_cpu 0 knob test "alloc node=0 zone=Normal order=0 count=300" >/dev/null &&
+    on_cpu 0 knob test free >/dev/null || return 1
+    cnt=$(pset 0 Normal 0 count)
+    echo "# 300 frees on CPU 0 with high=64: $cnt pages listed, drains +$(($(pset 0 Normal 0 drains) - d0))"
+    [ "$cnt" -gt 0 ] && [ "$cnt" -le 64 ] && [ "$(pset 0 Normal 0 drains)" -gt "$d0" ]
+}
+check "pcp: valid writes take effect (one arena, all arenas); lists stay within high" good_input
+
+high0_turns_lists_off() {
+    local h0 b0
+    knob pcp "high=0 batch=1" >/dev/null || return 1
+    knob drain all >/dev/null || return 1
+    h0=$(psum hits)
+    on_cpu 0 traffic 0 Normal 0 100 3 && on_cpu 1 traffic 1 Normal 2 50 2 &&
+    on_cpu 1 traffic 0 Normal 1 50 2 || return 1
+    echo "# high=0: hits +$(($(psum hits) - h0)), pcp_pages $(zsum pcp_pages)"
+    [ "$(psum hits)" = "$h0" ] && [ "$(zsum pcp_pages)" = 0 ]
+}
+check "high=0 turns the lists off" high0_turns_lists_off
+
+restore_defaults() {
+    local n z h b
+    while read -r n z h b; do
+        knob pcp "$h $b $n $z" >/dev/null || { echo "# cannot restore '$n $z $h $b'"; return 1; }
+    done <<<"$defaults"
+    [ "$(cat "$D/pcp")" = "$defaults" ] || { diff <(echo "$defaults") "$D/pcp" | sed 's/^/# /'; return 1; }
+}
+check "pcp defaults restored" restore_defaults
+reset_rkmem
+
+ktap_finished
