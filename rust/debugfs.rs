@@ -176,7 +176,11 @@ impl Rkmem {
     }
 
     /// The host's /proc/zoneinfo `pagesets` layout, plus rkmem's counters.
-    fn show_pagesets(&self, arena: &crate::arena::Arena, out: &mut impl Write) -> core::fmt::Result {
+    fn show_pagesets(
+        &self,
+        arena: &crate::arena::Arena,
+        out: &mut impl Write,
+    ) -> core::fmt::Result {
         writeln!(out, "  pagesets")?;
         for cpu in crate::host::percpu::possible_cpus() {
             let Some(p) = arena.pcp_snapshot(cpu) else {
@@ -204,13 +208,8 @@ impl Rkmem {
         let per_block = self.meta_object_size;
         let cpus = crate::host::percpu::possible_cpus().count();
         let lists = self.arenas.len() * cpus * core::mem::size_of::<crate::logic::pcp::PcpLists>();
-        let tables: usize = self
-            .arenas
-            .iter()
-            .map(|a| a.table_bytes())
-            .sum::<usize>()
-            + self.map.bytes()
-            + lists;
+        let tables: usize =
+            self.arenas.iter().map(|a| a.table_bytes()).sum::<usize>() + self.map.bytes() + lists;
         let total = blocks * per_block + tables;
         writeln!(out, "rkmem")?;
         writeln!(

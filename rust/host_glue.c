@@ -30,6 +30,14 @@ static_assert(MAX_PAGE_ORDER == 10);
 #ifndef CONFIG_ZONE_DMA
 #error "rkmem expects CONFIG_ZONE_DMA (see qemu/config/base.config)"
 #endif
+/*
+ * The per-CPU lists rely on spin_trylock failing when an interrupt comes in
+ * during a list operation; on UP it always succeeds (the host then disables
+ * IRQs instead, see pcp_trylock_prepare()).
+ */
+#ifndef CONFIG_SMP
+#error "rkmem's per-CPU lists need CONFIG_SMP"
+#endif
 
 static int zone_kind_of(enum zone_type z)
 {
@@ -110,7 +118,9 @@ gfp_t rkmem_host_block_gfp(gfp_t gfp)
 int rkmem_host_alloc_block(int nid, int kind, gfp_t reclaim, bool opportunistic,
 			   unsigned long *pfn, int *landed)
 {
-	gfp_t gfp = (reclaim & RKMEM_BLOCK_RECLAIM_MASK) | __GFP_THISNODE | __GFP_NOWARN;
+	/* Never the emergency reserves, also for PF_MEMALLOC callers. */
+	gfp_t gfp = (reclaim & RKMEM_BLOCK_RECLAIM_MASK) | __GFP_THISNODE | __GFP_NOWARN |
+		    __GFP_NOMEMALLOC;
 	struct page *page;
 
 	if (kind < 0 || kind >= ARRAY_SIZE(gfp_of_kind))
@@ -208,7 +218,8 @@ void rkmem_host_cache_destroy(struct kmem_cache *cache) { kmem_cache_destroy(cac
 
 void *rkmem_host_cache_alloc(struct kmem_cache *cache, gfp_t reclaim)
 {
-	return kmem_cache_alloc(cache, (reclaim & RKMEM_BLOCK_RECLAIM_MASK) | __GFP_NOWARN);
+	return kmem_cache_alloc(cache, (reclaim & RKMEM_BLOCK_RECLAIM_MASK) | __GFP_NOWARN |
+				__GFP_NOMEMALLOC);
 }
 
 void rkmem_host_cache_free(struct kmem_cache *cache, void *obj) { kmem_cache_free(cache, obj); }
@@ -275,6 +286,15 @@ static void rkmem_page_release(struct page *page, unsigned int order)
 			page[i].mapping = NULL;
 		}
 		__ClearPageHead(page);
+	}
+	/*
+	 * As the host's free_pages_prepare(): the caller's page flags and
+	 * mapping do not survive into the next hand-out (nor into the host's
+	 * checks when the block goes back).
+	 */
+	for (i = 0; i < nr; i++) {
+		page[i].flags &= ~PAGE_FLAGS_CHECK_AT_PREP;
+		page[i].mapping = NULL;
 	}
 	if (want_init_on_free())
 		for (i = 0; i < nr; i++)

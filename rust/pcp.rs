@@ -31,13 +31,7 @@ pub(crate) struct PcpSnapshot {
 
 /// Gives `pfn` (a chunk of `order` taken off a list of `arena`) back to the
 /// buddy; the arena lock is held by the caller (`st`).
-fn give_back(
-    arena: &Arena,
-    map: &PfnMap,
-    st: &mut crate::arena::ArenaState,
-    pfn: u64,
-    order: u32,
-) {
+fn give_back(arena: &Arena, map: &PfnMap, st: &mut crate::arena::ArenaState, pfn: u64, order: u32) {
     let result = match map.lookup(pfn) {
         Some(owner) if owner.arena == arena.id => st.buddy.free(owner.slot, pfn, order),
         _ => Err(crate::logic::buddy::FreeError::NotOwned),
@@ -79,7 +73,11 @@ impl Arena {
     pub(crate) fn set_pcp(&self, high: u32, batch: u32) {
         // Entries are 32-bit pfns: an arena beyond them keeps its lists off.
         let end_pfn = self.info.start_pfn + self.info.spanned_pages;
-        let high = if end_pfn > logic::PCP_MAX_PFN { 0 } else { high };
+        let high = if end_pfn > logic::PCP_MAX_PFN {
+            0
+        } else {
+            high
+        };
         for cpu in percpu::possible_cpus() {
             let node = percpu::cpu_node(cpu) as u16;
             self.pcp.with_cpu(cpu, |lists| {

@@ -14,7 +14,8 @@
  * the semantics of alloc_pages_node().
  * @nid:   preferred node, or NUMA_NO_NODE for the local node. Any other id
  *         that is not a possible, online node gets NULL and a (rate-limited)
- *         "invalid node" warning, with or without __GFP_THISNODE.
+ *         "invalid node" warning unless __GFP_NOWARN, with or without
+ *         __GFP_THISNODE.
  * @gfp:   the caller's gfp mask, honoured as the host does:
  *   zone modifiers (__GFP_DMA, __GFP_DMA32, __GFP_MOVABLE with __GFP_HIGHMEM
  *         as in GFP_HIGHUSER_MOVABLE) choose the highest zone; lower zones
@@ -38,19 +39,25 @@
  *   __GFP_NOWARN: no warning on failure. Otherwise a failure logs
  *         "rkmem: page allocation failure: order:%u, mode:%#x(%pGg), nid=%d",
  *         at most once per 5 s (one line per burst).
- *   __GFP_NOFAIL: never NULL. After the normal passes fail, rkmem retries
- *         without end, past its own block limits (the limit knob): held
- *         blocks on every allowed arena, then a new block from the host.
- *         With __GFP_DIRECT_RECLAIM it sleeps one tick between attempts
- *         (the bound is then the host's: it reclaims and, at worst, OOM-kills
- *         until a block is free); without it, it spins, so an atomic
- *         __GFP_NOFAIL caller waits until some CPU frees memory.
+ *   __GFP_NOFAIL: never NULL, with __GFP_DIRECT_RECLAIM (as on the host,
+ *         which cannot honour it without: an atomic __GFP_NOFAIL request can
+ *         fail, with the usual warning). After the normal passes fail, rkmem
+ *         retries without end, past its own block limits (the limit knob):
+ *         held blocks on every allowed arena, then a new 4 MiB block from
+ *         the host, sleeping one tick between attempts. Its bound is the
+ *         host's ability to produce one free block on an allowed node: the
+ *         host reclaims and compacts for it but does not OOM-kill for costly
+ *         orders, so on memory that is full or too fragmented to free a
+ *         whole block the caller waits until some is freed.
  * @order: 0..MAX_PAGE_ORDER. Orders 0..3 are served from per-CPU lists.
  *
  * The first page has a reference count of 1 (tails of a non-compound chunk
  * have 0, as the host leaves them), so get_page()/put_page() pairs and
  * page_count() behave as on host pages. The last reference must be dropped
- * with rkmem_free_pages(), never put_page(): the pages belong to rkmem.
+ * with rkmem_free_pages() and the order of the allocation, never put_page()
+ * (which would hand rkmem's page to the host allocator): mapping the page
+ * into user space or lending it to code that ends with put_page() is not
+ * supported, nor is split_page().
  * Return: the first page, or NULL.
  */
 struct page *rkmem_alloc_pages(int nid, gfp_t gfp, unsigned int order);

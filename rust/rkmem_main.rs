@@ -229,7 +229,8 @@ impl Rkmem {
     /// zone, so the host applies its zone reserves; lower zones of a node
     /// serve only from blocks they already hold. A request that may sleep
     /// makes one last pass that lets the host reclaim. `__GFP_NOFAIL` then
-    /// keeps trying, past rkmem's block limits (see rkmem.h for its bound).
+    /// keeps trying, past rkmem's block limits, if it may sleep (see
+    /// rkmem.h for its bound).
     pub(crate) fn alloc_pages(&self, req: &AllocRequest) -> Result<u64> {
         let order = req.order;
         if order > MAX_ORDER {
@@ -247,7 +248,11 @@ impl Rkmem {
             .next()
             .and_then(|(n, z)| self.arena(n, z))
             .ok_or(ENOMEM)?;
-        let passes: &[bool] = if req.can_sleep { &[true, false] } else { &[true] };
+        let passes: &[bool] = if req.can_sleep {
+            &[true, false]
+        } else {
+            &[true]
+        };
         for &opportunistic in passes {
             if let Some((arena, pfn)) = self.alloc_from_list(&list, req, opportunistic, false) {
                 if arena.id != preferred.id {
@@ -257,7 +262,9 @@ impl Rkmem {
             }
         }
         preferred.alloc_failures.fetch_add(1, Ordering::Relaxed);
-        if req.nofail {
+        // As the host: __GFP_NOFAIL without direct reclaim cannot be
+        // honoured (spinning in atomic context could lock up the CPU).
+        if req.nofail && req.can_sleep {
             loop {
                 if let Some((arena, pfn)) = self.alloc_from_list(&list, req, false, true) {
                     return self.hand_out(arena, pfn, req);
@@ -276,11 +283,18 @@ impl Rkmem {
         opportunistic: bool,
         ignore_limit: bool,
     ) -> Option<(&Arena, u64)> {
-        let mut grown_nodes = [false; MAX_NODES];
+        // The arena of each node that may grow (the node's first in the
+        // list: the request's highest zone there), and its growths in this
+        // pass: a new block can be taken by another CPU before we allocate
+        // from it, so retry, but boundedly.
+        const MAX_GROWS: u8 = 4;
+        let mut grower: [Option<usize>; MAX_NODES] = [None; MAX_NODES];
         for (node, zone) in list.iter() {
             let Some(arena) = self.arena(node, zone) else {
                 continue;
             };
+            let may_grow = *grower[node].get_or_insert(arena.id) == arena.id;
+            let mut grows = 0u8;
             loop {
                 let got = arena
                     .alloc_listed(req.order)
@@ -288,15 +302,15 @@ impl Rkmem {
                 if let Some(pfn) = got {
                     return Some((arena, pfn));
                 }
-                // Only the node's first (highest) arena grows, once per pass.
-                if grown_nodes[node] {
+                if !may_grow || grows >= MAX_GROWS {
                     break;
                 }
-                grown_nodes[node] = true;
+                grows += 1;
                 match self.grow(arena, req.gfp, opportunistic, ignore_limit, false) {
-                    // Another CPU may take the new block first, or it landed
-                    // in a lower zone (served when the list gets there).
-                    Ok(landed) if landed == arena.id => grown_nodes[node] = false,
+                    // Another CPU may take the new block first: try again.
+                    Ok(landed) if landed == arena.id => {}
+                    // Landed in a lower zone (served when the list gets
+                    // there), or no block.
                     Ok(_) | Err(_) => break,
                 }
             }
@@ -330,9 +344,11 @@ impl Rkmem {
                 return Err(GrowError::NoMemory);
             }
         };
+        // Movable growth may take movable (and CMA) pageblocks of lower
+        // zones; rkmem's pages cannot migrate, so only Movable keeps them.
         let target = if block.zone() == arena.zone {
             Some(arena)
-        } else if strict {
+        } else if strict || arena.zone == ZoneType::Movable {
             None
         } else {
             self.arena(arena.node, block.zone())
@@ -450,11 +466,13 @@ impl Rkmem {
     }
 
     /// Pages on `node` that a shrink could give back now.
+    /// Pages on per-CPU lists count too: a scan drains them first, which
+    /// may free whole blocks.
     pub(crate) fn shrink_count(&self, node: usize) -> usize {
         self.arenas
             .iter()
             .filter(|a| a.node == node)
-            .map(|a| a.whole_free_blocks() * BLOCK_PAGES)
+            .map(|a| a.whole_free_blocks() * BLOCK_PAGES + a.pcp_pages())
             .sum()
     }
 

@@ -387,9 +387,15 @@ mod tests {
         assert_eq!(parse_pcp("high=1024 batch=257"), Err(CmdError::Range));
         assert_eq!(parse_pcp("high=64"), Err(CmdError::Invalid));
         assert_eq!(parse_pcp("high=64 batch=8 node=0"), Err(CmdError::Invalid));
-        assert_eq!(parse_pcp("high=64 batch=8 zone=Normal"), Err(CmdError::Invalid));
+        assert_eq!(
+            parse_pcp("high=64 batch=8 zone=Normal"),
+            Err(CmdError::Invalid)
+        );
         assert_eq!(parse_pcp("high=64 batch=8 bogus"), Err(CmdError::Invalid));
         assert_eq!(parse_pcp("high=x batch=8"), Err(CmdError::Invalid));
-        assert_eq!(parse_pcp("high=99999999999999999999 batch=8"), Err(CmdError::Range));
+        assert_eq!(
+            parse_pcp("high=99999999999999999999 batch=8"),
+            Err(CmdError::Range)
+        );
     }
 }

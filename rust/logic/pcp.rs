@@ -40,8 +40,10 @@ const RING_OFFSET: [usize; PCP_ORDERS + 1] = {
 const fn ring_offset(order: usize) -> usize {
     RING_OFFSET[order]
 }
-const _: () = assert!(ring_capacity(PCP_MAX_ORDER as usize) << PCP_MAX_ORDER
-    >= (PCP_HIGH_MAX + PCP_BATCH_MAX) as usize + 15);
+const _: () = assert!(
+    ring_capacity(PCP_MAX_ORDER as usize) << PCP_MAX_ORDER
+        >= (PCP_HIGH_MAX + PCP_BATCH_MAX) as usize + 15
+);
 /// Largest pfn a list can hold (entries are 32 bits, 16 TiB of memory; an
 /// arena beyond it runs with its lists off).
 pub const PCP_MAX_PFN: u64 = u32::MAX as u64;
@@ -311,6 +313,15 @@ mod tests {
     }
 
     #[test]
+    fn pfns_beyond_32_bits_are_refused() {
+        let mut p = boxed(64, 8);
+        assert_eq!(p.push(0, PCP_MAX_PFN + 1), PushOutcome::Refused);
+        assert!(!p.add_refilled(0, PCP_MAX_PFN + 1));
+        assert_eq!(p.push(0, PCP_MAX_PFN), PushOutcome::Kept);
+        assert_eq!(p.pop(0), Some(PCP_MAX_PFN));
+    }
+
+    #[test]
     fn zeroed_is_disabled_and_empty() {
         let mut p = boxed(0, 0);
         assert!(!p.enabled());
@@ -406,7 +417,13 @@ mod tests {
                                 // Refills stop at high + batch but always take
                                 // one chunk: at most one chunk per order over.
                                 let limit = high + batch + 15;
-                                assert!(p.count() <= limit, "count {} high {} batch {}", p.count(), high, batch);
+                                assert!(
+                                    p.count() <= limit,
+                                    "count {} high {} batch {}",
+                                    p.count(),
+                                    high,
+                                    batch
+                                );
                             }
                         }
                     }
@@ -422,7 +439,7 @@ mod tests {
                         }
                     }
                     _ => {
-                        if rng.next() % 50 == 0 {
+                        if rng.next().is_multiple_of(50) {
                             p.drain(|pfn, o| {
                                 assert_eq!(model[o as usize].pop_front(), Some(pfn));
                                 buddy.push((pfn, o));
@@ -435,8 +452,8 @@ mod tests {
                     .map(|o| model[o].len() * pages(o as u32))
                     .sum();
                 assert_eq!(p.count() as usize, want);
-                for o in 0..PCP_ORDERS {
-                    assert_eq!(p.len(o as u32), model[o].len());
+                for (o, list) in model.iter().enumerate() {
+                    assert_eq!(p.len(o as u32), list.len());
                 }
             }
             let mut seen: Vec<u64> = buddy.iter().map(|b| b.0).collect();
