@@ -62,7 +62,7 @@ lint: setup
 	@k="$(kdir)"; rustfmt --check --config-path "$$k/.rustfmt.toml" --edition 2021 \
 		rust/rkmem_main.rs tools/rkmem-logic/src/lib.rs && \
 	"$$k/scripts/checkpatch.pl" --no-tree --terse -f rust/*.c rust/*.h \
-		selftests/rkmem/client/rkmem_client.c && \
+		selftests/rkmem/client/rkmem_client.c tools/bench-module/rkmem_bench.c && \
 	cd tools/rkmem-logic && cargo clippy --all-targets -- -D warnings
 
 # Benchmarks run on the perf kernel (no debug options), or on KDIR. The bench

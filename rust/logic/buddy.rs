@@ -557,16 +557,7 @@ mod tests {
         assert_eq!(a.nr_free(MAX_ORDER), 2);
     }
 
-    /// A tiny deterministic PRNG so the property test needs no crates.
-    struct XorShift(u64);
-    impl XorShift {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-    }
+    use crate::logic::test_rng::XorShift;
 
     /// Random alloc/free sequences against a model: live allocations never
     /// overlap, every refused free leaves state unchanged, accounting always

@@ -11,4 +11,6 @@ pub mod cmd;
 pub mod order;
 pub mod pcp;
 pub mod tags;
+#[cfg(test)]
+pub mod test_rng;
 pub mod zonelist;

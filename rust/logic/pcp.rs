@@ -298,15 +298,7 @@ mod tests {
     use std::collections::VecDeque;
     use std::vec::Vec;
 
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-    }
+    use crate::logic::test_rng::XorShift as Rng;
 
     fn boxed(high: u32, batch: u32) -> std::boxed::Box<PcpLists> {
         std::boxed::Box::new(PcpLists::new(high, batch))
