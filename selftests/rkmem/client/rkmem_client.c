@@ -107,6 +107,10 @@ static int badnid;
 module_param(badnid, int, 0444);
 MODULE_PARM_DESC(badnid, "allocations with invalid node ids (999, -5, nr_node_ids)");
 
+static int initcheck;
+module_param(initcheck, int, 0444);
+MODULE_PARM_DESC(initcheck, "init_on_free zeroes freed pages, init_on_alloc zeroes new ones");
+
 static int failures;
 
 static void expect(bool ok, const char *what)
@@ -889,13 +893,58 @@ static void run_capped_kernel(void)
 }
 
 /*
+ * Booted with init_on_alloc=1 init_on_free=1 (lib/test_meminit.c's idea):
+ * a freed chunk reads zero right after rkmem_free_pages (init_on_free);
+ * garbage written into it while it sits free is gone when the per-CPU list
+ * hands the same chunk out again without __GFP_ZERO (init_on_alloc).
+ */
+static void run_initcheck(void)
+{
+	unsigned int order, round, not_freed_zero = 0, not_alloc_zero = 0, same = 0;
+
+	for (round = 0; round < 4; round++) {
+		for (order = 0; order <= 3; order++) {
+			struct page *page = rkmem_alloc_pages(NUMA_NO_NODE, GFP_KERNEL, order);
+			struct page *again;
+			void *addr;
+
+			expect(page != NULL, "initcheck allocation");
+			if (!page)
+				continue;
+			addr = page_address(page);
+			memset(addr, 0xa5, chunk_bytes(order));
+			rkmem_free_pages(page, order);
+			if (memchr_inv(addr, 0, chunk_bytes(order)))
+				not_freed_zero++;
+			/* Garbage in the free chunk: init_on_alloc must clear it. */
+			memset(addr, 0x5a, chunk_bytes(order));
+			again = rkmem_alloc_pages(NUMA_NO_NODE, GFP_KERNEL, order);
+			expect(again != NULL, "initcheck second allocation");
+			if (!again)
+				continue;
+			if (again == page)
+				same++;
+			if (memchr_inv(page_address(again), 0, chunk_bytes(order)))
+				not_alloc_zero++;
+			rkmem_free_pages(again, order);
+		}
+	}
+	pr_info("rkmem_client: initcheck: %u not zeroed on free, %u not zeroed on alloc, %u of 16 reused\n",
+		not_freed_zero, not_alloc_zero, same);
+	expect(not_freed_zero == 0, "init_on_free zeroes freed chunks");
+	expect(not_alloc_zero == 0, "init_on_alloc zeroes handed-out chunks");
+	/* The check only means something if the chunk came back. */
+	expect(same >= 8, "the per-CPU list hands the freed chunk out again");
+}
+
+/*
  * The basic placement checks allocate on every node: skipped by the modes
  * that need rkmem's state exactly as the script set it up.
  */
 static bool targeted(void)
 {
 	return nofs || failburst > 0 || failburst_nowarn > 0 || nofail > 0 || capped_kernel > 0 ||
-	       badnid > 0;
+	       badnid > 0 || initcheck;
 }
 
 static void run_basic(void)
@@ -943,6 +992,8 @@ static int __init rkmem_client_init(void)
 		run_capped_kernel();
 	if (badnid > 0)
 		run_badnid();
+	if (initcheck)
+		run_initcheck();
 	if (stress > 0)
 		run_stress();
 	if (irqstress > 0)

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# init_on_alloc=1 init_on_free=1 (kernel command line): rkmem zeroes pages
+# when they are freed and when they are handed out, as the host does. Run in
+# a VM booted with both (tools/check does); skipped otherwise.
+source "$(dirname "$0")/lib.sh"
+CLIENT=$(dirname "$RKMEM_KO")/selftests/rkmem/client/rkmem_client.ko
+
+ktap_print_header
+ktap_set_plan 1
+if ! grep -qw init_on_alloc=1 /proc/cmdline || ! grep -qw init_on_free=1 /proc/cmdline; then
+    ktap_test_skip "needs init_on_alloc=1 init_on_free=1 on the kernel command line"
+    ktap_finished
+fi
+
+initcheck() {
+    kmsg_mark
+    insmod "$CLIENT" initcheck=1 || { kmsg | grep rkmem_client | sed 's/^/# /'; return 1; }
+    rmmod rkmem_client
+    kmsg | grep "rkmem_client: initcheck" | sed 's/^/# /'
+    kmsg | grep -q "rkmem_client: initcheck: 0 not zeroed on free, 0 not zeroed on alloc"
+}
+check "init_on_free zeroes freed pages, init_on_alloc zeroes handed-out ones" initcheck
+
+ktap_finished
