@@ -20,6 +20,28 @@ use crate::arena::{Arena, PfnMap};
 use crate::host::percpu;
 use crate::logic::pcp::{self as logic, PcpLists, PcpStats, PushOutcome, PCP_MAX_ORDER};
 
+/// What this CPU's list could do for an allocation.
+pub(crate) enum Listed {
+    /// A chunk.
+    Got(u64),
+    /// The list and the buddy behind it are empty: grow or fall back.
+    Empty,
+    /// Not a list order, lists off, or busy (an interrupted list operation
+    /// on this CPU): use the buddy directly.
+    Bypass,
+}
+
+impl Listed {
+    /// The chunk, else what the buddy gives (unless it is known empty).
+    pub(crate) fn or_buddy(self, arena: &Arena, order: u32) -> Option<u64> {
+        match self {
+            Listed::Got(pfn) => Some(pfn),
+            Listed::Empty => None,
+            Listed::Bypass => arena.alloc_buddy(order),
+        }
+    }
+}
+
 /// One CPU's list numbers, for `zoneinfo`'s pagesets.
 pub(crate) struct PcpSnapshot {
     pub(crate) cpu: usize,
@@ -88,36 +110,38 @@ impl Arena {
     }
 
     /// An allocation of `order` from this CPU's list, refilling it from the
-    /// buddy if empty. `None`: not a list order, lists off or busy (an
-    /// interrupted list operation), or the buddy had nothing.
-    pub(crate) fn alloc_listed(&self, order: u32) -> Option<u64> {
+    /// buddy if empty.
+    pub(crate) fn alloc_listed(&self, order: u32) -> Listed {
         if order > PCP_MAX_ORDER {
-            return None;
+            return Listed::Bypass;
         }
         self.pcp
             .try_local(|_cpu, lists| {
                 if let Some(pfn) = lists.pop(order) {
-                    return Some(pfn);
+                    return Listed::Got(pfn);
                 }
                 let want = lists.refill_chunks(order);
                 if want == 0 {
-                    return None;
+                    return Listed::Bypass;
                 }
+                let mut got = 0;
                 {
                     let mut st = self.state.lock();
-                    for _ in 0..want {
-                        match st.buddy.alloc(order) {
-                            Some((pfn, _slot)) => {
-                                lists.add_refilled(order, pfn);
-                            }
-                            None => break,
-                        }
+                    while got < want {
+                        let Some((pfn, _slot)) = st.buddy.alloc(order) else {
+                            break;
+                        };
+                        lists.add_refilled(order, pfn);
+                        got += 1;
                     }
                 }
+                if got == 0 {
+                    return Listed::Empty;
+                }
                 lists.stats.refills += 1;
-                lists.pop(order)
+                lists.pop(order).map_or(Listed::Empty, Listed::Got)
             })
-            .flatten()
+            .unwrap_or(Listed::Bypass)
     }
 
     /// Puts a freed chunk on this CPU's list; `false` if it was not taken

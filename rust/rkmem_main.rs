@@ -238,7 +238,7 @@ impl Rkmem {
         }
         let p = req.placement;
         if let Some(arena) = self.arena(p.node, p.highest_zone) {
-            if let Some(pfn) = arena.alloc_listed(order) {
+            if let pcp::Listed::Got(pfn) = arena.alloc_listed(order) {
                 return self.hand_out(arena, pfn, req);
             }
         }
@@ -296,9 +296,7 @@ impl Rkmem {
             let may_grow = *grower[node].get_or_insert(arena.id) == arena.id;
             let mut grows = 0u8;
             loop {
-                let got = arena
-                    .alloc_listed(req.order)
-                    .or_else(|| arena.alloc_buddy(req.order));
+                let got = arena.alloc_listed(req.order).or_buddy(arena, req.order);
                 if let Some(pfn) = got {
                     return Some((arena, pfn));
                 }
@@ -375,6 +373,7 @@ impl Rkmem {
         let tagged = self
             .map
             .lookup(pfn)
+            .filter(|owner| owner.arena == arena.id)
             .and_then(|owner| arena.tags(owner.slot))
             .is_some_and(|tags| tags.set(block_offset(pfn), req.order));
         if !tagged {
