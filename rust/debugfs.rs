@@ -15,7 +15,7 @@ use crate::host::{self, DebugfsDir};
 use crate::logic::cmd::{self, ArenaRef, CmdError, TestCmd};
 use crate::logic::order::{pages, NR_ORDERS};
 use crate::logic::zonelist::{Placement, ZoneType, MAX_NODES, NR_ZONES};
-use crate::{BenchResult, Rkmem};
+use crate::Rkmem;
 
 #[derive(Clone, Copy)]
 enum File {
@@ -319,17 +319,6 @@ impl Rkmem {
         if elsewhere > 0 {
             writeln!(out, "landed elsewhere count={}", elsewhere)?;
         }
-        if let Some(b) = test.bench {
-            writeln!(
-                out,
-                "bench order={} count={} rkmem_ns={} host_ns={} ratio_x100={}",
-                b.order,
-                b.count,
-                b.rkmem_ns,
-                b.host_ns,
-                b.rkmem_ns * 100 / b.host_ns.max(1)
-            )?;
-        }
         Ok(())
     }
 
@@ -453,11 +442,6 @@ impl Rkmem {
                 }
                 Ok(())
             }
-            TestCmd::Bench { order, count } => {
-                let result = self.bench(order, count)?;
-                self.test.lock().bench = Some(result);
-                Ok(())
-            }
         }
     }
 
@@ -483,44 +467,6 @@ impl Rkmem {
             .map(|a| a.snapshot().buddy.bad_frees + a.refused_frees.load(Relaxed))
             .sum();
         in_arenas + self.unowned_frees.load(Relaxed)
-    }
-
-    /// `count` alloc+free pairs through rkmem, then through the host, five
-    /// rounds interleaved; medians of ns per pair.
-    fn bench(&self, order: u32, count: u64) -> Result<BenchResult> {
-        const ROUNDS: usize = 5;
-        let node = host::local_node();
-        let placement = Placement {
-            node,
-            highest_zone: ZoneType::Normal,
-            this_node: false,
-        };
-        let req = crate::AllocRequest::plain(placement, order, true);
-        let (mut rk, mut hs) = ([0u64; ROUNDS], [0u64; ROUNDS]);
-        for round in 0..ROUNDS {
-            let start = host::now_ns();
-            for _ in 0..count {
-                let pfn = self.alloc_pages(&req)?;
-                self.free_pages(pfn, order);
-            }
-            rk[round] = (host::now_ns() - start) / count.max(1);
-            let start = host::now_ns();
-            for _ in 0..count {
-                if !host::host_alloc_free(node, order) {
-                    return Err(ENOMEM);
-                }
-            }
-            hs[round] = (host::now_ns() - start) / count.max(1);
-            host::cond_resched();
-        }
-        rk.sort_unstable();
-        hs.sort_unstable();
-        Ok(BenchResult {
-            order,
-            count,
-            rkmem_ns: rk[ROUNDS / 2],
-            host_ns: hs[ROUNDS / 2],
-        })
     }
 }
 

@@ -10,7 +10,6 @@
 #include <linux/sched/mm.h>
 #include <linux/export.h>
 #include <linux/gfp.h>
-#include <linux/ktime.h>
 #include <linux/mm.h>
 #include <linux/mmzone.h>
 #include <linux/nodemask.h>
@@ -74,7 +73,6 @@ unsigned int rkmem_host_max_order(void) { return MAX_PAGE_ORDER; }
 int rkmem_host_nr_node_ids(void) { return nr_node_ids; }
 bool rkmem_host_node_online(int nid) { return node_online(nid); }
 int rkmem_host_node_distance(int a, int b) { return node_distance(a, b); }
-int rkmem_host_numa_node_id(void) { return numa_node_id(); }
 
 bool rkmem_host_zone_info(int nid, int kind, struct rkmem_zone_info *out)
 {
@@ -158,21 +156,8 @@ int rkmem_host_pfn_zone_kind(unsigned long pfn)
 	return zone_kind_of(page_zonenum(pfn_to_page(pfn)));
 }
 
-/* One alloc+free through the host, for side-by-side timing. */
-bool rkmem_host_alloc_free_pages(int nid, unsigned int order)
-{
-	struct page *page = alloc_pages_node(nid, GFP_KERNEL | __GFP_NOWARN, order);
-
-	if (!page)
-		return false;
-	__free_pages(page, order);
-	return true;
-}
-
-u64 rkmem_host_time_ns(void) { return ktime_get_ns(); }
 void rkmem_host_atomic_begin(void) { preempt_disable(); }
 void rkmem_host_atomic_end(void) { preempt_enable(); }
-void rkmem_host_cond_resched(void) { cond_resched(); }
 
 /* __GFP_NOFAIL retry pause: a tick if the caller may sleep, else a spin. */
 void rkmem_host_nofail_wait(bool can_sleep)

@@ -52,7 +52,6 @@ unsigned int rkmem_host_max_order(void);
 int rkmem_host_nr_node_ids(void);
 bool rkmem_host_node_online(int nid);
 int rkmem_host_node_distance(int a, int b);
-int rkmem_host_numa_node_id(void);
 bool rkmem_host_zone_info(int nid, int kind, struct rkmem_zone_info *out);
 unsigned long rkmem_host_node_start_pfn(int nid);
 unsigned long rkmem_host_node_end_pfn(int nid);
@@ -65,11 +64,8 @@ int rkmem_host_alloc_block(int nid, int kind, gfp_t reclaim, bool opportunistic,
 void rkmem_host_free_block(unsigned long pfn);
 int rkmem_host_pfn_nid(unsigned long pfn);
 int rkmem_host_pfn_zone_kind(unsigned long pfn);
-bool rkmem_host_alloc_free_pages(int nid, unsigned int order);
-u64 rkmem_host_time_ns(void);
 void rkmem_host_atomic_begin(void);
 void rkmem_host_atomic_end(void);
-void rkmem_host_cond_resched(void);
 void rkmem_host_nofail_wait(bool can_sleep);
 
 /* Block metadata cache */

@@ -37,10 +37,9 @@ module! {
     license: "GPL",
 }
 
-/// Pages the `test` knob holds for selftests, and its last benchmark.
+/// Pages the `test` knob holds for selftests.
 pub(crate) struct TestState {
     held: Held,
-    bench: Option<BenchResult>,
 }
 
 /// A stack of held (pfn, order) chunks. (6.12's kernel `Vec` has no `pop`:
@@ -89,15 +88,6 @@ impl Held {
         self.len = self.len.checked_sub(1)?;
         self.items.as_slice().get(self.len).copied()
     }
-}
-
-/// Median ns of one alloc+free pair, rkmem and host, from one interleaved run.
-#[derive(Clone, Copy)]
-pub(crate) struct BenchResult {
-    order: u32,
-    count: u64,
-    rkmem_ns: u64,
-    host_ns: u64,
 }
 
 /// One page allocation, as the C API decodes a gfp mask.
@@ -206,7 +196,7 @@ impl Rkmem {
                 arenas,
                 arena_of,
                 map,
-                test <- new_mutex!(TestState { held: Held::new(), bench: None }, "rkmem_test"),
+                test <- new_mutex!(TestState { held: Held::new() }, "rkmem_test"),
                 unowned_frees: AtomicU64::new(0),
                 meta_object_size,
                 warned: [const { AtomicBool::new(false) }; FREE_ERROR_KINDS],

@@ -41,7 +41,6 @@ extern "C" {
     fn rkmem_host_nr_node_ids() -> c_int;
     fn rkmem_host_node_online(nid: c_int) -> bool;
     fn rkmem_host_node_distance(a: c_int, b: c_int) -> c_int;
-    fn rkmem_host_numa_node_id() -> c_int;
     fn rkmem_host_zone_info(nid: c_int, kind: c_int, out: *mut RawZoneInfo) -> bool;
     fn rkmem_host_node_start_pfn(nid: c_int) -> c_ulong;
     fn rkmem_host_node_end_pfn(nid: c_int) -> c_ulong;
@@ -57,11 +56,8 @@ extern "C" {
     fn rkmem_host_free_block(pfn: c_ulong);
     fn rkmem_host_pfn_nid(pfn: c_ulong) -> c_int;
     fn rkmem_host_pfn_zone_kind(pfn: c_ulong) -> c_int;
-    fn rkmem_host_alloc_free_pages(nid: c_int, order: c_uint) -> bool;
-    fn rkmem_host_time_ns() -> u64;
     fn rkmem_host_atomic_begin();
     fn rkmem_host_atomic_end();
-    fn rkmem_host_cond_resched();
     fn rkmem_host_nofail_wait(can_sleep: bool);
     fn rkmem_host_spin_lock_init(
         lock: *mut bindings::spinlock_t,
@@ -102,12 +98,6 @@ pub(crate) fn node_online(node: usize) -> bool {
 pub(crate) fn node_distance(a: usize, b: usize) -> u8 {
     // SAFETY: pure lookup for online node ids.
     unsafe { rkmem_host_node_distance(a as c_int, b as c_int) as u8 }
-}
-
-/// The node of the CPU we run on.
-pub(crate) fn local_node() -> usize {
-    // SAFETY: `numa_node_id` is valid in any context.
-    unsafe { rkmem_host_numa_node_id() as usize }
 }
 
 /// A populated zone of an online node, as the host sees it.
@@ -260,18 +250,6 @@ pub(crate) fn page_location(pfn: u64) -> (usize, Option<ZoneType>) {
     )
 }
 
-/// One `alloc_pages_node` + `__free_pages` through the host (for timing).
-pub(crate) fn host_alloc_free(node: usize, order: u32) -> bool {
-    // SAFETY: allocates and frees in one call; nothing escapes.
-    unsafe { rkmem_host_alloc_free_pages(node as c_int, order) }
-}
-
-/// Monotonic time in ns.
-pub(crate) fn now_ns() -> u64 {
-    // SAFETY: `ktime_get_ns` is safe in any context.
-    unsafe { rkmem_host_time_ns() }
-}
-
 /// Runs `f` with preemption disabled: in atomic context, where sleeping
 /// would trip `DEBUG_ATOMIC_SLEEP`.
 pub(crate) fn in_atomic_section<R>(f: impl FnOnce() -> R) -> R {
@@ -282,12 +260,6 @@ pub(crate) fn in_atomic_section<R>(f: impl FnOnce() -> R) -> R {
     // SAFETY: pairs with the `preempt_disable` above.
     unsafe { rkmem_host_atomic_end() };
     r
-}
-
-/// A voluntary preemption point for long loops in process context.
-pub(crate) fn cond_resched() {
-    // SAFETY: callers only call this from process context without locks held.
-    unsafe { rkmem_host_cond_resched() };
 }
 
 /// Pause between `__GFP_NOFAIL` retries: one tick asleep if the caller may

@@ -212,14 +212,6 @@ pub enum TestCmd {
     BadFree,
     /// `verify`: check every arena's buddy invariants.
     Verify,
-    /// `bench order=O count=C`: time `count` alloc+free pairs through rkmem
-    /// and through the host's allocator, interleaved.
-    Bench {
-        /// Chunk order.
-        order: u32,
-        /// Pairs per round.
-        count: u64,
-    },
 }
 
 /// Parses one write to the `test` knob.
@@ -252,12 +244,6 @@ pub fn parse_test(input: &str) -> Result<TestCmd, CmdError> {
         Some("verify") => {
             words.finish(&[])?;
             TestCmd::Verify
-        }
-        Some("bench") => {
-            let order = words.required("order", MAX_ORDER as u64)? as u32;
-            let count = words.required("count", 1 << 16)?;
-            words.finish(&[])?;
-            TestCmd::Bench { order, count }
         }
         _ => return Err(CmdError::Invalid),
     };
