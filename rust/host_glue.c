@@ -280,6 +280,7 @@ static void rkmem_page_release(struct page *page, unsigned int order)
 	for (i = 0; i < nr; i++) {
 		page[i].flags &= ~PAGE_FLAGS_CHECK_AT_PREP;
 		page[i].mapping = NULL;
+		set_page_private(page + i, 0);
 	}
 	if (want_init_on_free())
 		for (i = 0; i < nr; i++)

@@ -128,10 +128,15 @@ impl Arena {
                 {
                     let mut st = self.state.lock();
                     while got < want {
-                        let Some((pfn, _slot)) = st.buddy.alloc(order) else {
+                        let Some((pfn, slot)) = st.buddy.alloc(order) else {
                             break;
                         };
-                        lists.add_refilled(order, pfn);
+                        if !lists.add_refilled(order, pfn) {
+                            // Cannot happen within `refill_chunks`; never
+                            // lose the chunk if it does.
+                            let _ = st.buddy.free(slot, pfn, order);
+                            break;
+                        }
                         got += 1;
                     }
                 }

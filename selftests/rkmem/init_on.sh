@@ -2,20 +2,26 @@
 # SPDX-License-Identifier: GPL-2.0
 # init_on_alloc=1 init_on_free=1 (kernel command line): rkmem zeroes pages
 # when they are freed and when they are handed out, as the host does. Run in
-# a VM booted with both (tools/check does); skipped otherwise.
+# a VM booted with both (tools/check does, with RKMEM_REQUIRE_INIT_ON=1, so
+# a missing boot option fails instead of skipping); skipped otherwise.
 source "$(dirname "$0")/lib.sh"
 CLIENT=$(dirname "$RKMEM_KO")/selftests/rkmem/client/rkmem_client.ko
 
 ktap_print_header
 ktap_set_plan 1
 if ! grep -qw init_on_alloc=1 /proc/cmdline || ! grep -qw init_on_free=1 /proc/cmdline; then
-    ktap_test_skip "needs init_on_alloc=1 init_on_free=1 on the kernel command line"
+    if [ "${RKMEM_REQUIRE_INIT_ON:-0}" = 1 ]; then
+        ktap_test_fail "the kernel was not booted with init_on_alloc=1 init_on_free=1"
+    else
+        ktap_test_skip "needs init_on_alloc=1 init_on_free=1 on the kernel command line"
+    fi
     ktap_finished
 fi
 
 initcheck() {
     kmsg_mark
-    insmod "$CLIENT" initcheck=1 || { kmsg | grep rkmem_client | sed 's/^/# /'; return 1; }
+    # One CPU: the freed chunk must come back from that CPU's list.
+    taskset -c 0 insmod "$CLIENT" initcheck=1 || { kmsg | grep rkmem_client | sed 's/^/# /'; return 1; }
     rmmod rkmem_client
     kmsg | grep "rkmem_client: initcheck" | sed 's/^/# /'
     kmsg | grep -q "rkmem_client: initcheck: 0 not zeroed on free, 0 not zeroed on alloc"
