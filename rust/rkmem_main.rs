@@ -227,9 +227,14 @@ impl Rkmem {
             return Err(EINVAL);
         }
         let p = req.placement;
+        // An arena whose list and buddy were just found empty: the first
+        // pass goes straight to growing it (and counts it empty once).
+        let mut known_empty = None;
         if let Some(arena) = self.arena(p.node, p.highest_zone) {
-            if let pcp::Listed::Got(pfn) = arena.alloc_listed(order) {
-                return self.hand_out(arena, pfn, req);
+            match arena.alloc_listed(order) {
+                pcp::Listed::Got(pfn) => return self.hand_out(arena, pfn, req),
+                pcp::Listed::Empty => known_empty = Some(arena.id),
+                pcp::Listed::Bypass => {}
             }
         }
         let list = self.topology.fallback(p);
@@ -244,7 +249,8 @@ impl Rkmem {
             &[true]
         };
         for &opportunistic in passes {
-            if let Some((arena, pfn)) = self.alloc_from_list(&list, req, opportunistic, false) {
+            let found = self.alloc_from_list(&list, req, opportunistic, false, known_empty.take());
+            if let Some((arena, pfn)) = found {
                 if arena.id != preferred.id {
                     preferred.count_fallback(arena);
                 }
@@ -256,7 +262,7 @@ impl Rkmem {
         // honoured (spinning in atomic context could lock up the CPU).
         if req.nofail && req.can_sleep {
             loop {
-                if let Some((arena, pfn)) = self.alloc_from_list(&list, req, false, true) {
+                if let Some((arena, pfn)) = self.alloc_from_list(&list, req, false, true, None) {
                     return self.hand_out(arena, pfn, req);
                 }
                 host::nofail_wait(req.can_sleep);
@@ -265,13 +271,15 @@ impl Rkmem {
         Err(ENOMEM)
     }
 
-    /// One pass over the fallback list; `ignore_limit` for `__GFP_NOFAIL`.
+    /// One pass over the fallback list; `ignore_limit` for `__GFP_NOFAIL`;
+    /// `known_empty`: an arena not to ask again before growing it.
     fn alloc_from_list(
         &self,
         list: &logic::zonelist::Fallback,
         req: &AllocRequest,
         opportunistic: bool,
         ignore_limit: bool,
+        known_empty: Option<usize>,
     ) -> Option<(&Arena, u64)> {
         // The arena of each node that may grow (the node's first in the
         // list: the request's highest zone there), and its growths in this
@@ -285,11 +293,15 @@ impl Rkmem {
             };
             let may_grow = *grower[node].get_or_insert(arena.id) == arena.id;
             let mut grows = 0u8;
+            let mut ask = known_empty != Some(arena.id);
             loop {
-                let got = arena.alloc_listed(req.order).or_buddy(arena, req.order);
-                if let Some(pfn) = got {
-                    return Some((arena, pfn));
+                if ask {
+                    let got = arena.alloc_listed(req.order).or_buddy(arena, req.order);
+                    if let Some(pfn) = got {
+                        return Some((arena, pfn));
+                    }
                 }
+                ask = true;
                 if !may_grow || grows >= MAX_GROWS {
                     break;
                 }

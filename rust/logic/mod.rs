@@ -10,6 +10,7 @@ pub mod buddy;
 pub mod cmd;
 pub mod order;
 pub mod pcp;
+pub mod slab;
 pub mod tags;
 #[cfg(test)]
 pub mod test_rng;
