@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Glue between rkmem's Rust code and kernel APIs that are static inline,
- * macros, or callbacks (debugfs, seq_file, shrinker). Only thin wrappers
- * live in C; every decision is made in Rust (rust/host.rs is the one Rust
- * file that calls these).
+ * macros, or callbacks (debugfs, seq_file, shrinker, CPU hotplug). Only thin
+ * wrappers live in C; every decision is made in Rust (the Rust code under
+ * rust/host/ is the only code that calls these).
  */
 #ifndef _RKMEM_HOST_GLUE_H
 #define _RKMEM_HOST_GLUE_H
@@ -118,7 +118,7 @@ void rkmem_host_seq_write(struct seq_file *m, const char *s, size_t len);
 struct shrinker *rkmem_host_shrinker_register(void);
 void rkmem_host_shrinker_unregister(struct shrinker *s);
 
-/* Implemented in Rust (rust/host.rs) */
+/* Implemented in Rust (rust/host/) */
 int rkmem_rust_show(struct seq_file *m, unsigned long id);
 int rkmem_rust_write(unsigned long id, const char *buf, size_t len);
 unsigned long rkmem_rust_shrink_count(int nid);
