@@ -111,6 +111,7 @@ impl Arena {
 
     /// An allocation of `order` from this CPU's list, refilling it from the
     /// buddy if empty.
+    #[inline]
     pub(crate) fn alloc_listed(&self, order: u32) -> Listed {
         if order > PCP_MAX_ORDER {
             return Listed::Bypass;
@@ -152,6 +153,7 @@ impl Arena {
     /// Puts a freed chunk on this CPU's list; `false` if it was not taken
     /// (not a list order, lists off or busy): the caller frees it to the
     /// buddy. `remote`: the page's node is not this CPU's.
+    #[inline]
     pub(crate) fn free_listed(&self, map: &PfnMap, pfn: u64, order: u32) -> bool {
         if order > PCP_MAX_ORDER {
             return false;

@@ -221,6 +221,7 @@ impl Rkmem {
     /// makes one last pass that lets the host reclaim. `__GFP_NOFAIL` then
     /// keeps trying, past rkmem's block limits, if it may sleep (see
     /// rkmem.h for its bound).
+    #[inline]
     pub(crate) fn alloc_pages(&self, req: &AllocRequest) -> Result<u64> {
         let order = req.order;
         if order > MAX_ORDER {
@@ -237,6 +238,15 @@ impl Rkmem {
                 pcp::Listed::Bypass => {}
             }
         }
+        self.alloc_pages_slow(req, known_empty)
+    }
+
+    /// Everything but the per-CPU fast path (kept out of line so the fast
+    /// path is a few instructions in its caller).
+    #[cold]
+    #[inline(never)]
+    fn alloc_pages_slow(&self, req: &AllocRequest, mut known_empty: Option<usize>) -> Result<u64> {
+        let p = req.placement;
         let list = self.topology.fallback(p);
         let preferred = list
             .iter()
@@ -371,6 +381,7 @@ impl Rkmem {
     }
 
     /// Marks a chunk handed out and prepares its pages for the caller.
+    #[inline]
     fn hand_out(&self, arena: &Arena, pfn: u64, req: &AllocRequest) -> Result<u64> {
         let tagged = self
             .map
@@ -396,10 +407,16 @@ impl Rkmem {
     /// the caller's reference and takes the chunk back when it was the last.
     /// A bad free (foreign page, wrong order, tail page, count already 0) is
     /// refused, counted, and reported once per kind; state does not change.
+    #[inline]
     pub(crate) fn free_pages(&self, pfn: u64, order: u32) {
-        let Err(error) = self.try_free(pfn, order) else {
-            return;
-        };
+        if let Err(error) = self.try_free(pfn, order) {
+            self.report_refused_free(pfn, order, error);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn report_refused_free(&self, pfn: u64, order: u32, error: FreeError) {
         let kind = error as usize;
         if kind < FREE_ERROR_KINDS && !self.warned[kind].swap(true, Ordering::Relaxed) {
             pr_warn!(
@@ -411,6 +428,7 @@ impl Rkmem {
         }
     }
 
+    #[inline]
     fn try_free(&self, pfn: u64, order: u32) -> Result<(), FreeError> {
         let owner = self.map.lookup(pfn);
         let arena = owner.and_then(|o| self.arenas.get(o.arena));
