@@ -207,7 +207,9 @@ impl Rkmem {
         let blocks: usize = self.arenas.iter().map(|a| a.snapshot().blocks).sum();
         let per_block = self.meta_object_size;
         let cpus = crate::host::percpu::possible_cpus().count();
-        let lists = self.arenas.len() * cpus * core::mem::size_of::<crate::logic::pcp::PcpLists>();
+        let lists = self.arenas.len()
+            * cpus
+            * crate::host::percpu::PerCpuCells::<crate::logic::pcp::PcpLists>::BYTES_PER_CPU;
         let tables: usize =
             self.arenas.iter().map(|a| a.table_bytes()).sum::<usize>() + self.map.bytes() + lists;
         let total = blocks * per_block + tables;

@@ -84,6 +84,9 @@ impl<T: ZeroValid> PerCpuCells<T> {
         })
     }
 
+    /// Bytes of one CPU's cell (its lock and its `T`).
+    pub(crate) const BYTES_PER_CPU: usize = core::mem::size_of::<Cell<T>>();
+
     /// Runs `f` on this CPU's `T` (with its CPU number) if its lock is free
     /// now; `None` if not (an interrupted operation on this CPU holds it, or
     /// a drain). Any context; `f` runs with preemption off and must not sleep.
