@@ -9,6 +9,7 @@
 #   make unit       userspace unit tests only
 #   make vm CMD='…' run CMD in the VM with rkmem loaded
 #   make bench      rkmem against the host allocator, on the perf kernel
+#   make soak       long stress with CPU hotplug and knobs (SOAK_SECS=120)
 #   make lint       rustfmt, checkpatch and clippy
 #   make clean
 #
@@ -22,7 +23,7 @@ export RKMEM_CACHE ?= $(HOME)/.cache/rkmem
 kdir = $(or $(KDIR),$$($(SETUP) kdir $(FLAVOUR)))
 kmake = eval "$$($(SETUP) env)"; $(MAKE) -C "$(kdir)" M=$(CURDIR) LLVM=$$LLVM RUSTC=$$RUSTC BINDGEN=$$BINDGEN
 
-.PHONY: all module setup run check unit vm bench lint clean
+.PHONY: all module setup run check unit vm bench soak lint clean
 
 all: module
 
@@ -55,6 +56,11 @@ check: module
 
 vm: module
 	@KDIR="$(kdir)" qemu/run -- sh -c '$(CMD)'
+
+# Long soaks are not part of check (debug kernel, lockdep on).
+soak: module
+	@KDIR="$(kdir)" qemu/run -- env SOAK_SECS=$(or $(SOAK_SECS),120) \
+		selftests/rkmem/run_kselftest.sh soak.sh
 
 # Style as the kernel checks it: rustfmt with its .rustfmt.toml, checkpatch
 # on the C files, clippy on the pure logic.
