@@ -9,6 +9,7 @@
 #   make unit       userspace unit tests only
 #   make vm CMD='…' run CMD in the VM with rkmem loaded
 #   make bench      rkmem against the host allocator, on the perf kernel
+#                   (medians over BOOTS=3 VM boots)
 #   make soak       long stress with CPU hotplug and knobs (SOAK_SECS=120)
 #   make lint       rustfmt, checkpatch and clippy
 #   make clean
@@ -16,6 +17,8 @@
 # KDIR=/path/to/built/kernel uses another tree instead of the cached one.
 
 FLAVOUR ?= debug
+# make bench: VM boots to take medians over (TCG ratios vary by boot)
+BOOTS ?= 3
 SETUP := $(CURDIR)/tools/setup.sh
 export RKMEM_CACHE ?= $(HOME)/.cache/rkmem
 
@@ -80,7 +83,13 @@ bench:
 	@$(MAKE) --no-print-directory FLAVOUR=perf module
 	@$(kmake) M=$(CURDIR)/tools/bench-module clean >/dev/null
 	@$(kmake) M=$(CURDIR)/tools/bench-module KBUILD_EXTRA_SYMBOLS=$(CURDIR)/Module.symvers modules
-	@FLAVOUR=perf KDIR="$(kdir)" qemu/run -- tools/bench $(BENCH)
+	@out=$$(mktemp -d) && trap 'rm -rf "$$out"' EXIT && \
+	for i in $$(seq $(BOOTS)); do \
+		echo "== VM boot $$i of $(BOOTS)"; \
+		{ FLAVOUR=perf KDIR="$(kdir)" qemu/run -- tools/bench $(BENCH); \
+		  echo $$? > "$$out/status$$i"; } | tee "$$out/boot$$i"; \
+		[ "$$(cat "$$out/status$$i")" = 0 ] || exit 1; \
+	done && echo && tools/bench-summary "$$out"/boot*
 
 clean:
 	@if [ -d "$(kdir)" ]; then $(kmake) clean; $(kmake) M=$(CURDIR)/selftests/rkmem/client clean; \
