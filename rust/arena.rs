@@ -272,8 +272,8 @@ impl Arena {
         Ok(())
     }
 
-    /// Whether a live allocation of `order` starts at `pfn` in `slot`
-    /// (orders above the per-CPU lists check the buddy's own bits too).
+    /// Frees `order` pages at `pfn` in `slot` straight to the buddy, which
+    /// refuses a chunk it did not hand out at that order.
     pub(crate) fn buddy_free(&self, slot: usize, pfn: u64, order: u32) -> Result<(), FreeError> {
         self.state.lock().buddy.free(slot, pfn, order)
     }
@@ -342,19 +342,16 @@ impl Arena {
     pub(crate) fn teardown(&self, map: &PfnMap) -> (usize, usize) {
         self.shrink(map, usize::MAX);
         let mut kept = (0, 0);
-        loop {
-            let block = {
-                let mut st = self.state.lock();
-                let Some(block) = (0..st.buddy.capacity()).find_map(|s| st.buddy.take_any_block(s))
-                else {
-                    break;
-                };
+        let mut st = self.state.lock();
+        for slot in 0..st.buddy.capacity() {
+            if let Some(block) = st.buddy.take_any_block(slot) {
                 map.remove(block.base_pfn());
-                block
-            };
-            kept.0 += 1;
-            kept.1 += BLOCK_PAGES - block.free_pages();
-            block.leak_pages();
+                kept.0 += 1;
+                kept.1 += BLOCK_PAGES - block.free_pages();
+                // Frees only the metadata (kmem_cache_free is fine under
+                // a spinlock); the pages stay out of the host allocator.
+                block.leak_pages();
+            }
         }
         kept
     }

@@ -152,7 +152,7 @@ impl Arena {
 
     /// Puts a freed chunk on this CPU's list; `false` if it was not taken
     /// (not a list order, lists off or busy): the caller frees it to the
-    /// buddy. `remote`: the page's node is not this CPU's.
+    /// buddy. A page of another node than this CPU's counts a remote free.
     #[inline]
     pub(crate) fn free_listed(&self, map: &PfnMap, pfn: u64, order: u32) -> bool {
         if order > PCP_MAX_ORDER {

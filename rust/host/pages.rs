@@ -9,7 +9,7 @@
 
 use core::ops::{Deref, DerefMut};
 use core::ptr::{self, NonNull};
-use core::sync::atomic::{AtomicPtr, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
 use kernel::bindings;
 use kernel::ffi::{c_char, c_int, c_uint, c_ulong, c_void};
@@ -77,6 +77,10 @@ pub(crate) fn put_chunk(pfn: u64, order: u32) -> Put {
 // ---- the block metadata cache ----
 
 static META_CACHE: AtomicPtr<c_void> = AtomicPtr::new(ptr::null_mut());
+/// Size and alignment of `META_CACHE`'s objects (a `CacheBox<T>` checks its
+/// `T` fits them).
+static META_SIZE: AtomicUsize = AtomicUsize::new(0);
+static META_ALIGN: AtomicUsize = AtomicUsize::new(0);
 
 /// A `kmem_cache` sized to `T`, the one cache of block metadata.
 ///
@@ -107,6 +111,8 @@ impl<T> MetaCache<T> {
         if cache.is_null() {
             return Err(ENOMEM);
         }
+        META_SIZE.store(core::mem::size_of::<T>(), Ordering::Relaxed);
+        META_ALIGN.store(core::mem::align_of::<T>(), Ordering::Relaxed);
         META_CACHE.store(cache, Ordering::Release);
         Ok(MetaCache {
             cache,
@@ -147,7 +153,13 @@ impl<T> CacheBox<T> {
         if cache.is_null() {
             return Err(ENODEV);
         }
-        // SAFETY: a live cache whose objects have `T`'s size and alignment.
+        // The cache was made for one type: a `T` must fit its objects.
+        if core::mem::size_of::<T>() > META_SIZE.load(Ordering::Relaxed)
+            || META_ALIGN.load(Ordering::Relaxed) % core::mem::align_of::<T>() != 0
+        {
+            return Err(EINVAL);
+        }
+        // SAFETY: a live cache whose objects hold a `T` (checked above).
         let obj = unsafe { rkmem_host_cache_alloc(cache, gfp) }.cast::<T>();
         let obj = NonNull::new(obj).ok_or(ENOMEM)?;
         // SAFETY: a fresh object, valid for writes of a `T`.
