@@ -114,3 +114,27 @@ no_splat() {
 # check DESCRIPTION COMMAND [WORD...]: one KTAP result. ktap_test_result
 # word-splits its arguments: pass a function and simple words only.
 check() { local d=$1; shift; ktap_test_result "$d" "$@"; }
+
+# irqstress_clean BAD_FREES_BEFORE: what the client's irqstress must leave,
+# since kmsg_mark: hard-IRQ allocations on 2 CPUs with 0 broken tags, no new
+# refused free, the buddy invariants intact, no splat.
+irqstress_clean() {
+    kmsg | grep -Eq "rkmem_client: irqstress: [0-9]+ allocations \([1-9][0-9]* in hard irq\) on 2 CPUs, 0 broken tags" &&
+    [ "$(zsum bad_frees)" = "$1" ] && knob test verify >/dev/null && no_splat
+}
+
+# all_blocks_return: after a shrink (which drains the lists first) no block
+# is held and no page is listed: nothing was stranded.
+all_blocks_return() {
+    knob shrink all >/dev/null
+    echo "# after shrink: $(zsum blocks) blocks held, $(zsum pcp_pages) listed pages"
+    [ "$(zsum blocks)" = 0 ] && [ "$(zsum pcp_pages)" = 0 ]
+}
+
+# pcp_restore SETTINGS: writes back what `cat $D/pcp` printed.
+pcp_restore() {
+    local n z h b
+    while read -r n z h b; do
+        knob pcp "$h $b $n $z" >/dev/null || { echo "# cannot restore '$n $z $h $b'"; return 1; }
+    done <<<"$1"
+}

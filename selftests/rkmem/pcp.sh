@@ -258,10 +258,7 @@ high0_turns_lists_off() {
 check "high=0 turns the lists off" high0_turns_lists_off
 
 restore_defaults() {
-    local n z h b
-    while read -r n z h b; do
-        knob pcp "$h $b $n $z" >/dev/null || { echo "# cannot restore '$n $z $h $b'"; return 1; }
-    done <<<"$defaults"
+    pcp_restore "$defaults" || return 1
     [ "$(cat "$D/pcp")" = "$defaults" ] || { diff <(echo "$defaults") "$D/pcp" | sed 's/^/# /'; return 1; }
 }
 check "pcp defaults restored" restore_defaults
@@ -288,13 +285,8 @@ hotplug_under_load_body() {
     wait $pid
     status=$?
     kmsg | grep rkmem_client | sed 's/^/# /'
-    [ $status = 0 ] && rmmod rkmem_client && [ "$i" = 3 ] || return 1
-    kmsg | grep -Eq "rkmem_client: irqstress: [0-9]+ allocations \([1-9][0-9]* in hard irq\) on 2 CPUs, 0 broken tags" &&
-    [ "$(zsum bad_frees)" = "$bad_before" ] && knob test verify >/dev/null && no_splat || return 1
-    # Nothing stranded: after a drain every block is whole and goes back.
-    knob shrink all >/dev/null
-    echo "# after shrink: $(zsum blocks) blocks held, $(zsum pcp_pages) listed pages"
-    [ "$(zsum blocks)" = 0 ] && [ "$(zsum pcp_pages)" = 0 ]
+    [ $status = 0 ] && rmmod rkmem_client && [ "$i" = 3 ] &&
+    irqstress_clean "$bad_before" && all_blocks_return
 }
 hotplug_under_load() {
     local status

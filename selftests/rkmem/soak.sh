@@ -40,19 +40,15 @@ soak_body() {
     status=$?
     kmsg | grep rkmem_client | sed 's/^/# /'
     echo "# $i disturbances in $SECS s"
-    [ $status = 0 ] && rmmod rkmem_client || return 1
-    kmsg | grep -Eq "rkmem_client: irqstress: [0-9]+ allocations \([1-9][0-9]* in hard irq\) on 2 CPUs, 0 broken tags" &&
-    [ "$(zsum bad_frees)" = "$bad_before" ] && knob test verify >/dev/null && no_splat || return 1
-    knob shrink all >/dev/null
-    echo "# after shrink: $(zsum blocks) blocks held, $(zsum pcp_pages) listed pages"
-    [ "$(zsum blocks)" = 0 ] && [ "$(zsum pcp_pages)" = 0 ]
+    [ $status = 0 ] && rmmod rkmem_client &&
+    irqstress_clean "$bad_before" && all_blocks_return
 }
 soak() {
-    local status n z h b
+    local status
     soak_body
     status=$?
     [ "$(cat $ONLINE1 2>/dev/null)" = 0 ] && echo 1 > $ONLINE1
-    while read -r n z h b; do knob pcp "$h $b $n $z" >/dev/null; done <<<"$defaults"
+    pcp_restore "$defaults" || status=1
     return $status
 }
 check "soak: hard-IRQ stress with hotplug, pcp changes, shrinks and drains" soak
