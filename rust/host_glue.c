@@ -2,10 +2,16 @@
 /*
  * Thin C wrappers for rkmem (see host_glue.h). No policy here.
  */
+#include <linux/cpu.h>
 #include <linux/cpuhotplug.h>
 #include <linux/debugfs.h>
 #include <linux/highmem.h>
 #include <linux/percpu.h>
+#include <linux/printk.h>
+#include <linux/random.h>
+#include <linux/moduleparam.h>
+#include <linux/smp.h>
+#include <linux/jiffies.h>
 #include <linux/ratelimit.h>
 #include <linux/sched/mm.h>
 #include <linux/export.h>
@@ -248,6 +254,15 @@ void rkmem_host_page_prep(unsigned long pfn, unsigned int order, bool zero, bool
 
 int rkmem_host_page_count(unsigned long pfn) { return page_ref_count(pfn_to_page(pfn)); }
 
+int rkmem_host_compound_order(unsigned long pfn)
+{
+	struct page *page = pfn_to_page(pfn);
+
+	return PageHead(page) ? compound_order(page) : -1;
+}
+
+int rkmem_host_numa_node_id(void) { return numa_node_id(); }
+
 /*
  * Take-back of a chunk whose last reference is gone: undo the compound page
  * (every field prep touched, so the host's free checks stay silent when the
@@ -425,6 +440,11 @@ struct dentry *rkmem_host_debugfs_dir(const char *name)
 	return debugfs_create_dir(name, NULL);
 }
 
+struct dentry *rkmem_host_debugfs_subdir(struct dentry *parent, const char *name)
+{
+	return debugfs_create_dir(name, parent);
+}
+
 void rkmem_host_debugfs_file(struct dentry *dir, const char *name, umode_t mode,
 			     unsigned long id)
 {
@@ -517,3 +537,214 @@ void rkmem_free_pages(struct page *page, unsigned int order)
 		rkmem_rust_free(page_to_pfn(page), order);
 }
 EXPORT_SYMBOL_GPL(rkmem_free_pages);
+
+/* ---- the slab layer: struct page fields, per-CPU memory, reports ---- */
+
+/*
+ * rust/host/slab.rs keeps a slab's state in its head page's lru, index and
+ * private words, as SLUB's struct slab overlays struct page.
+ */
+static_assert(sizeof(struct page) == 64);
+static_assert(offsetof(struct page, lru) == 8);
+static_assert(offsetof(struct page, compound_head) == 8);
+static_assert(offsetof(struct page, index) == 32);
+static_assert(offsetof(struct page, private) == 40);
+
+void rkmem_host_page_geometry(unsigned long *page_offset, unsigned long *page_array)
+{
+	*page_offset = (unsigned long)PAGE_OFFSET;
+	*page_array = (unsigned long)pfn_to_page(0);
+}
+
+void __percpu *rkmem_host_percpu_alloc_zeroed(size_t size, size_t align)
+{
+	return __alloc_percpu(size, align);
+}
+
+unsigned long rkmem_host_irq_save(void)
+{
+	unsigned long flags;
+
+	local_irq_save(flags);
+	return flags;
+}
+
+void rkmem_host_irq_restore(unsigned long flags) { local_irq_restore(flags); }
+int rkmem_host_smp_processor_id(void) { return smp_processor_id(); }
+
+void rkmem_host_on_each_cpu(void (*func)(void *), void *info)
+{
+	/* The CPU mask must not change under the flush (cpu_dead does it). */
+	cpus_read_lock();
+	on_each_cpu(func, info, 1);
+	cpus_read_unlock();
+}
+
+#define RKMEM_BORDER "============================================================================="
+
+void rkmem_host_slab_bug(const char *cache, const char *what, const char *detail)
+{
+	pr_err("rkmem: " RKMEM_BORDER "\n");
+	pr_err("rkmem: BUG %s: %s\n", cache, what);
+	pr_err("rkmem: -----------------------------------------------------------------------------\n");
+	if (detail && *detail)
+		pr_err("rkmem: %s\n", detail);
+}
+
+void rkmem_host_hex_dump(const void *addr, size_t len)
+{
+	print_hex_dump(KERN_ERR, "rkmem: ", DUMP_PREFIX_ADDRESS, 16, 1, addr, len, true);
+}
+
+void rkmem_host_print_track(const char *kind, unsigned long addr, int cpu, int pid,
+			    unsigned long when)
+{
+	pr_err("rkmem: %s in %pS age=%lu cpu=%d pid=%d\n", kind, (void *)addr,
+	       jiffies - when, cpu, pid);
+}
+
+void rkmem_host_track_now(int *pid, unsigned long *when)
+{
+	*pid = current->pid;
+	*when = jiffies;
+}
+
+bool rkmem_host_init_on_free(void) { return want_init_on_free(); }
+
+/* slub_debug=: debug letters for every cache, the kmalloc ones included. */
+static char *slub_debug;
+module_param(slub_debug, charp, 0444);
+MODULE_PARM_DESC(slub_debug, "debug flags of every cache, as slub_debug: F Z P U, or - (none)");
+
+const char *rkmem_host_slub_debug(void) { return slub_debug; }
+
+u64 rkmem_host_random_u64(void) { return get_random_u64(); }
+
+/* ---- the exported C API: object caches ---- */
+
+/* The part of a gfp mask the slab layer acts on. */
+static unsigned int slab_flags_of(gfp_t gfp)
+{
+	unsigned int flags = 0;
+
+	if (gfp & __GFP_THISNODE)
+		flags |= RKMEM_ALLOC_THISNODE;
+	if (gfpflags_allow_blocking(gfp))
+		flags |= RKMEM_ALLOC_CAN_SLEEP;
+	if (want_init_on_alloc(gfp))
+		flags |= RKMEM_ALLOC_ZERO;
+	if (gfp & __GFP_NOFAIL)
+		flags |= RKMEM_ALLOC_NOFAIL;
+	return flags;
+}
+
+/* As the host's slab: an offline or impossible node means any node. */
+static int slab_node(int nid)
+{
+	if (nid < 0 || nid >= MAX_NUMNODES || !node_online(nid))
+		return NUMA_NO_NODE;
+	return nid;
+}
+
+struct rkmem_cache *rkmem_cache_create(const char *name, unsigned int size,
+				       unsigned int align, slab_flags_t flags,
+				       void (*ctor)(void *))
+{
+	void *s;
+
+	might_sleep();
+	s = rkmem_rust_cache_create(name, size, align, (__force unsigned int)flags, ctor);
+	if (!s && (flags & SLAB_PANIC))
+		panic("rkmem_cache_create: failed to create cache %s\n", name);
+	return s;
+}
+EXPORT_SYMBOL_GPL(rkmem_cache_create);
+
+void *rkmem_cache_alloc(struct rkmem_cache *s, gfp_t gfp)
+{
+	might_alloc(gfp);
+	return rkmem_rust_cache_alloc(s, gfp, slab_flags_of(gfp), NUMA_NO_NODE, _RET_IP_);
+}
+EXPORT_SYMBOL_GPL(rkmem_cache_alloc);
+
+void *rkmem_cache_alloc_node(struct rkmem_cache *s, gfp_t gfp, int nid)
+{
+	might_alloc(gfp);
+	return rkmem_rust_cache_alloc(s, gfp, slab_flags_of(gfp), slab_node(nid), _RET_IP_);
+}
+EXPORT_SYMBOL_GPL(rkmem_cache_alloc_node);
+
+void rkmem_cache_free(struct rkmem_cache *s, void *obj)
+{
+	if (obj)
+		rkmem_rust_cache_free(s, obj, _RET_IP_);
+}
+EXPORT_SYMBOL_GPL(rkmem_cache_free);
+
+int rkmem_cache_alloc_bulk(struct rkmem_cache *s, gfp_t gfp, size_t nr, void **p)
+{
+	might_alloc(gfp);
+	return rkmem_rust_cache_alloc_bulk(s, gfp, slab_flags_of(gfp), nr, p, _RET_IP_);
+}
+EXPORT_SYMBOL_GPL(rkmem_cache_alloc_bulk);
+
+void rkmem_cache_free_bulk(struct rkmem_cache *s, size_t nr, void **p)
+{
+	rkmem_rust_cache_free_bulk(s, nr, p, _RET_IP_);
+}
+EXPORT_SYMBOL_GPL(rkmem_cache_free_bulk);
+
+int rkmem_cache_shrink(struct rkmem_cache *s)
+{
+	might_sleep();
+	rkmem_rust_cache_shrink(s);
+	return 0;
+}
+EXPORT_SYMBOL_GPL(rkmem_cache_shrink);
+
+void rkmem_cache_destroy(struct rkmem_cache *s)
+{
+	might_sleep();
+	if (s)
+		rkmem_rust_cache_destroy(s);
+}
+EXPORT_SYMBOL_GPL(rkmem_cache_destroy);
+
+void *rkmem_kmalloc_node(size_t size, gfp_t gfp, int nid)
+{
+	int highest = zone_kind_of(gfp_zone(gfp));
+
+	might_alloc(gfp);
+	if (!size || highest < 0)
+		return NULL;
+	return rkmem_rust_kmalloc(size, gfp, slab_flags_of(gfp), highest, slab_node(nid),
+				  _RET_IP_);
+}
+EXPORT_SYMBOL_GPL(rkmem_kmalloc_node);
+
+void *rkmem_kmalloc(size_t size, gfp_t gfp)
+{
+	int highest = zone_kind_of(gfp_zone(gfp));
+
+	might_alloc(gfp);
+	if (!size || highest < 0)
+		return NULL;
+	return rkmem_rust_kmalloc(size, gfp, slab_flags_of(gfp), highest, NUMA_NO_NODE,
+				  _RET_IP_);
+}
+EXPORT_SYMBOL_GPL(rkmem_kmalloc);
+
+void rkmem_kfree(const void *obj)
+{
+	if (!ZERO_OR_NULL_PTR(obj))
+		rkmem_rust_kfree(obj, _RET_IP_);
+}
+EXPORT_SYMBOL_GPL(rkmem_kfree);
+
+size_t rkmem_ksize(const void *obj)
+{
+	if (ZERO_OR_NULL_PTR(obj))
+		return 0;
+	return rkmem_rust_ksize(obj);
+}
+EXPORT_SYMBOL_GPL(rkmem_ksize);

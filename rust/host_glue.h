@@ -128,4 +128,41 @@ int rkmem_rust_alloc(int nid, int highest_kind, gfp_t gfp, unsigned int flags,
 void rkmem_rust_cpu_dead(unsigned int cpu);
 void rkmem_rust_free(unsigned long pfn, unsigned int order);
 
+
+/* ---- the slab layer (rust/slab.rs) ---- */
+void *rkmem_rust_cache_create(const char *name, unsigned int size, unsigned int align,
+			      unsigned int flags, void (*ctor)(void *));
+void *rkmem_rust_cache_alloc(void *cache, gfp_t gfp, unsigned int flags, int nid,
+			     unsigned long caller);
+void rkmem_rust_cache_free(void *cache, void *obj, unsigned long caller);
+int rkmem_rust_cache_alloc_bulk(void *cache, gfp_t gfp, unsigned int flags, size_t nr,
+				void **p, unsigned long caller);
+void rkmem_rust_cache_free_bulk(void *cache, size_t nr, void **p, unsigned long caller);
+void rkmem_rust_cache_shrink(void *cache);
+void rkmem_rust_cache_destroy(void *cache);
+void *rkmem_rust_kmalloc(size_t size, gfp_t gfp, unsigned int flags, int highest_kind,
+			 int nid, unsigned long caller);
+void rkmem_rust_kfree(const void *obj, unsigned long caller);
+size_t rkmem_rust_ksize(const void *obj);
+
+
+/* ---- host helpers of rust/host/slab.rs ---- */
+int rkmem_host_compound_order(unsigned long pfn);
+int rkmem_host_numa_node_id(void);
+void rkmem_host_page_geometry(unsigned long *page_offset, unsigned long *page_array);
+void __percpu *rkmem_host_percpu_alloc_zeroed(size_t size, size_t align);
+unsigned long rkmem_host_irq_save(void);
+void rkmem_host_irq_restore(unsigned long flags);
+int rkmem_host_smp_processor_id(void);
+void rkmem_host_on_each_cpu(void (*func)(void *), void *info);
+void rkmem_host_slab_bug(const char *cache, const char *what, const char *detail);
+void rkmem_host_hex_dump(const void *addr, size_t len);
+void rkmem_host_print_track(const char *kind, unsigned long addr, int cpu, int pid,
+			    unsigned long when);
+void rkmem_host_track_now(int *pid, unsigned long *when);
+bool rkmem_host_init_on_free(void);
+const char *rkmem_host_slub_debug(void);
+u64 rkmem_host_random_u64(void);
+struct dentry *rkmem_host_debugfs_subdir(struct dentry *parent, const char *name);
+
 #endif /* _RKMEM_HOST_GLUE_H */

@@ -8,6 +8,7 @@
 
 #include <linux/gfp.h>
 #include <linux/mm_types.h>
+#include <linux/slab.h>
 
 /*
  * rkmem_alloc_pages - allocate 2^@order contiguous pages from rkmem, with
@@ -73,5 +74,114 @@ struct page *rkmem_alloc_pages(int nid, gfp_t gfp, unsigned int order);
  * kind; rkmem's state is not changed by it.
  */
 void rkmem_free_pages(struct page *page, unsigned int order);
+
+
+/* ---- object caches (SLUB-style, on rkmem's own pages) ---- */
+
+struct rkmem_cache;
+
+/*
+ * Cache flags: the host's SLAB_* bits with the host's meanings.
+ *   SLAB_HWCACHE_ALIGN   align objects to cache lines (halved for small ones)
+ *   SLAB_RED_ZONE        guard bytes on both sides of each object (0xbb free,
+ *                        0xcc in use), checked on free and by validate
+ *   SLAB_POISON          free objects filled with 0x6b (last byte 0xa5),
+ *                        checked on allocation: catches writes after free
+ *   SLAB_STORE_USER      the last allocation and free of each object (caller,
+ *                        CPU, pid, jiffies) is recorded and printed in reports
+ *   SLAB_CONSISTENCY_CHECKS  full checks (double free, pointer validity,
+ *                        free list) on every free
+ *   SLAB_PANIC           panic if the cache cannot be created
+ * Any of the four debug flags makes a debug cache: it takes the locked slow
+ * path for every call, as SLUB's debug caches do. SLAB_ACCOUNT,
+ * SLAB_RECLAIM_ACCOUNT, and SLAB_NO_MERGE are accepted and
+ * have no effect; SLAB_TYPESAFE_BY_RCU and SLAB_CACHE_DMA* are refused.
+ * The debugfs knob slab_debug (and the module parameter slub_debug=, which
+ * also reaches the kmalloc caches) adds debug flags to caches created later,
+ * with slub_debug's letters: F consistency, Z red zone, P poison, U user.
+ */
+
+/*
+ * rkmem_cache_create - a cache of @size-byte objects aligned to @align
+ * (0: 8 bytes; a power of two up to 8192), as kmem_cache_create(). @ctor,
+ * if set, runs once for each object when its slab is created (not on every
+ * allocation); objects must be freed in their constructed state. @name is
+ * copied (at most 31 characters) and appears in slabinfo and in
+ * /sys/kernel/debug/rkmem/slab/<name>/. May sleep.
+ * Return: the cache, or NULL (bad size, align or flags, or no memory).
+ */
+struct rkmem_cache *rkmem_cache_create(const char *name, unsigned int size,
+				       unsigned int align, slab_flags_t flags,
+				       void (*ctor)(void *));
+
+/*
+ * rkmem_cache_alloc - one object, as kmem_cache_alloc(): gfp as for
+ * rkmem_alloc_pages() (reclaim bits reach the pages of a new slab; without
+ * __GFP_DIRECT_RECLAIM any context, hard IRQ included); __GFP_ZERO zeroes
+ * the object (also init_on_alloc=1). Slabs come from the local node.
+ * Return: the object, or NULL.
+ */
+void *rkmem_cache_alloc(struct rkmem_cache *s, gfp_t gfp);
+
+/*
+ * rkmem_cache_alloc_node - as rkmem_cache_alloc(), the object from a slab of
+ * node @nid (NUMA_NO_NODE: any, local first). With __GFP_THISNODE only
+ * @nid; without it another node when @nid has no memory for rkmem.
+ */
+void *rkmem_cache_alloc_node(struct rkmem_cache *s, gfp_t gfp, int nid);
+
+/*
+ * rkmem_cache_free - give back an object of @s; any context. The slab is
+ * found from the address alone. A pointer rkmem does not own, one that is
+ * not an object start, one of another cache, or a double free is reported
+ * (once per kind, in SLUB's style) and counted, and changes nothing.
+ */
+void rkmem_cache_free(struct rkmem_cache *s, void *obj);
+
+/*
+ * rkmem_cache_alloc_bulk - @nr objects into @p, as kmem_cache_alloc_bulk():
+ * all or nothing. Return: @nr, or 0 with nothing allocated.
+ */
+int rkmem_cache_alloc_bulk(struct rkmem_cache *s, gfp_t gfp, size_t nr, void **p);
+
+/* rkmem_cache_free_bulk - frees @nr objects of @s (NULL entries skipped). */
+void rkmem_cache_free_bulk(struct rkmem_cache *s, size_t nr, void **p);
+
+/*
+ * rkmem_cache_shrink - flushes every CPU's slabs of @s and gives its empty
+ * slabs back to rkmem's buddy. May sleep. Return: 0.
+ */
+int rkmem_cache_shrink(struct rkmem_cache *s);
+
+/*
+ * rkmem_cache_destroy - as kmem_cache_destroy(): NULL is a no-op. With
+ * objects still allocated it warns "rkmem: kmem_cache_destroy <name>: Slab
+ * cache still has objects" with their count, and keeps those slabs (their
+ * pages stay accounted to rkmem and go back at unload). May sleep.
+ */
+void rkmem_cache_destroy(struct rkmem_cache *s);
+
+/*
+ * rkmem_kmalloc - @size bytes from rkmem's kmalloc caches (kmalloc-8 ..
+ * kmalloc-8192, with 96 and 192, aligned like the host's: a power-of-two
+ * class is aligned to its size), as kmalloc(); above 8192 bytes a compound
+ * page chunk of rkmem. gfp as rkmem_cache_alloc(). Return: NULL for size 0
+ * (the host returns ZERO_SIZE_PTR) or on failure.
+ */
+void *rkmem_kmalloc(size_t size, gfp_t gfp);
+void *rkmem_kmalloc_node(size_t size, gfp_t gfp, int nid);
+static inline void *rkmem_kzalloc(size_t size, gfp_t gfp)
+{
+	return rkmem_kmalloc(size, gfp | __GFP_ZERO);
+}
+
+/* rkmem_kfree - frees rkmem_kmalloc() memory; NULL is a no-op. */
+void rkmem_kfree(const void *obj);
+
+/*
+ * rkmem_ksize - usable bytes of an rkmem_kmalloc() object: its class size
+ * (or the page chunk's size); 0 for NULL or memory rkmem does not own.
+ */
+size_t rkmem_ksize(const void *obj);
 
 #endif /* _RKMEM_H */

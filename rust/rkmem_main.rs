@@ -16,6 +16,7 @@ mod arena;
 mod debugfs;
 pub(crate) mod host;
 mod pcp;
+mod slab;
 // Pure logic shared with the userspace test crate; later layers use more of it.
 #[allow(dead_code, unreachable_pub)]
 mod logic;
@@ -472,6 +473,24 @@ impl Rkmem {
         arena.buddy_free(owner.slot, pfn, order)
     }
 
+    /// `pfn`, if it is in a block rkmem holds, vouched for the slab layer,
+    /// with its node.
+    pub(crate) fn owned_pfn(&self, pfn: u64) -> Option<(host::slab::OwnedPfn, usize)> {
+        let owner = self.map.lookup(pfn)?;
+        let arena = self.arenas.get(owner.arena)?;
+        Some((host::slab::OwnedPfn::vouched(pfn), arena.node))
+    }
+
+    /// Nodes in the order a request preferring `node` visits them.
+    pub(crate) fn node_order(&self, node: usize) -> [Option<usize>; MAX_NODES] {
+        let (order, len) = self.topology.node_order(node);
+        let mut out = [None; MAX_NODES];
+        for (o, &n) in out.iter_mut().zip(order[..len].iter()) {
+            *o = Some(n as usize);
+        }
+        out
+    }
+
     /// Gives every CPU's listed pages of every arena back to the buddy.
     pub(crate) fn drain_all(&self) -> usize {
         self.arenas.iter().map(|a| a.drain_lists(&self.map)).sum()
@@ -556,6 +575,8 @@ fn block_offset(pfn: u64) -> usize {
 /// The loaded module: its state and registrations, torn down in order.
 struct RkmemModule {
     debugfs: Option<DebugfsDir>,
+    /// The slab layer; torn down before the pages layer it allocates from.
+    slabs: Option<host::slab::PublishedSlabs>,
     shrinker: Option<Shrinker>,
     hotplug: Option<CpuHotplug>,
     state: Option<Published>,
@@ -570,10 +591,23 @@ impl kernel::Module for RkmemModule {
         }
         let meta_cache = MetaCache::new(c_str!("rkmem_block_meta"))?;
         let state = Published::new(Rkmem::new(meta_cache.object_size())?);
+        host::slab::init_geometry();
+        let debug = match host::slub_debug_param() {
+            Some(p) => {
+                let text = p.to_str().map_err(|_| EINVAL)?;
+                logic::cmd::parse_slab_letters(text, false).map_err(|_| EINVAL)?
+            }
+            None => 0,
+        };
+        let slabs = host::slab::PublishedSlabs::new(KBox::new(
+            slab::Slabs::new(state.get().topology.nr_nodes, debug, host::random_u64())?,
+            GFP_KERNEL,
+        )?);
         let hotplug = CpuHotplug::register()?;
         let shrinker = Shrinker::register()?;
         let dir = DebugfsDir::new(c_str!("rkmem"));
         debugfs::create_files(&dir);
+        debugfs::create_slab_dirs(&dir, slabs.get());
         let rk = state.get();
         pr_info!(
             "loaded: {} arenas on {} nodes\n",
@@ -582,6 +616,7 @@ impl kernel::Module for RkmemModule {
         );
         Ok(RkmemModule {
             debugfs: Some(dir),
+            slabs: Some(slabs),
             shrinker: Some(shrinker),
             hotplug: Some(hotplug),
             state: Some(state),
@@ -593,9 +628,14 @@ impl kernel::Module for RkmemModule {
 impl Drop for RkmemModule {
     fn drop(&mut self) {
         // No callback may run once these are gone: then the state can go.
+        debugfs::remove_slab_dirs();
         drop(self.debugfs.take());
         drop(self.shrinker.take());
         drop(self.hotplug.take());
+        if let (Some(slabs), Some(state)) = (self.slabs.take(), self.state.as_ref()) {
+            slabs.get().teardown(state.get());
+            drop(slabs);
+        }
         if let Some(state) = self.state.take() {
             state.get().teardown();
             drop(state);

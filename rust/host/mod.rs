@@ -26,6 +26,7 @@ use crate::Rkmem;
 
 pub(crate) mod pages;
 pub(crate) mod percpu;
+pub(crate) mod slab;
 
 #[repr(C)]
 #[derive(Default, Clone, Copy)]
@@ -57,6 +58,7 @@ extern "C" {
     fn rkmem_host_pfn_nid(pfn: c_ulong) -> c_int;
     fn rkmem_host_pfn_zone_kind(pfn: c_ulong) -> c_int;
     fn rkmem_host_atomic_begin();
+    fn rkmem_host_numa_node_id() -> c_int;
     fn rkmem_host_atomic_end();
     fn rkmem_host_nofail_wait(can_sleep: bool);
     fn rkmem_host_spin_lock_init(
@@ -67,6 +69,9 @@ extern "C" {
     fn rkmem_host_spin_lock_irqsave(lock: *mut bindings::spinlock_t) -> c_ulong;
     fn rkmem_host_spin_unlock_irqrestore(lock: *mut bindings::spinlock_t, flags: c_ulong);
     fn rkmem_host_debugfs_dir(name: *const c_char) -> *mut c_void;
+    fn rkmem_host_debugfs_subdir(parent: *mut c_void, name: *const c_char) -> *mut c_void;
+    fn rkmem_host_slub_debug() -> *const c_char;
+    fn rkmem_host_random_u64() -> u64;
     fn rkmem_host_debugfs_file(dir: *mut c_void, name: *const c_char, mode: u16, id: c_ulong);
     fn rkmem_host_debugfs_remove(dir: *mut c_void);
     fn rkmem_host_seq_write(m: *mut c_void, s: *const c_char, len: usize);
@@ -354,7 +359,7 @@ impl Drop for Published {
     }
 }
 
-fn published() -> Option<&'static Rkmem> {
+pub(super) fn published() -> Option<&'static Rkmem> {
     let p = STATE.load(Ordering::Acquire);
     // SAFETY: non-null only while a `Published` owns the state, and the
     // callbacks that use this reference end before it is dropped.
@@ -379,6 +384,16 @@ impl DebugfsDir {
         // SAFETY: `name` is NUL-terminated and outlives the call.
         DebugfsDir {
             dentry: unsafe { rkmem_host_debugfs_dir(name.as_char_ptr()) },
+        }
+    }
+
+    /// Creates `<name>` inside this directory (removed with it too: drop
+    /// the child first).
+    pub(crate) fn subdir(&self, name: &CStr) -> Self {
+        // SAFETY: `self.dentry` is our directory (or an error pointer, which
+        // debugfs accepts); `name` outlives the call.
+        DebugfsDir {
+            dentry: unsafe { rkmem_host_debugfs_subdir(self.dentry, name.as_char_ptr()) },
         }
     }
 
@@ -476,13 +491,44 @@ impl Drop for Shrinker {
 /// Shrinker count: pages rkmem could give back on `nid` now.
 #[no_mangle]
 pub(crate) extern "C" fn rkmem_rust_shrink_count(nid: c_int) -> c_ulong {
-    published().map_or(0, |s| s.shrink_count(nid as usize) as c_ulong)
+    // Empty slabs count too: a scan gives them back first.
+    let slab_pages = slab::slabs().map_or(0, |s| s.reclaimable_pages());
+    published().map_or(0, |s| (s.shrink_count(nid as usize) + slab_pages) as c_ulong)
 }
 
 /// Shrinker scan: give back up to `nr` pages on `nid`; returns pages freed.
 #[no_mangle]
 pub(crate) extern "C" fn rkmem_rust_shrink_scan(nid: c_int, nr: c_ulong) -> c_ulong {
-    published().map_or(0, |s| s.shrink_scan(nid as usize, nr as usize) as c_ulong)
+    let Some(rk) = published() else {
+        return 0;
+    };
+    // Top down: empty slabs back to the buddy, then whole blocks back.
+    if let Some(slabs) = slab::slabs() {
+        slabs.shrink_all(rk);
+    }
+    rk.shrink_scan(nid as usize, nr as usize) as c_ulong
+}
+
+/// The `slub_debug=` module parameter, if given.
+pub(crate) fn slub_debug_param() -> Option<&'static CStr> {
+    // SAFETY: a module parameter: NULL or a NUL-terminated string that
+    // lives as long as the module.
+    let p = unsafe { rkmem_host_slub_debug() };
+    // SAFETY: as above.
+    (!p.is_null()).then(|| unsafe { CStr::from_char_ptr(p) })
+}
+
+/// A random number (`get_random_u64`).
+pub(crate) fn random_u64() -> u64 {
+    // SAFETY: a plain call.
+    unsafe { rkmem_host_random_u64() }
+}
+
+/// The node of the running CPU.
+pub(crate) fn numa_node_id() -> usize {
+    // SAFETY: a plain read; the answer may be stale once preempted, which
+    // only affects placement.
+    unsafe { rkmem_host_numa_node_id() as usize }
 }
 
 // ---- the C API ----

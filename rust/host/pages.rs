@@ -18,6 +18,7 @@ use kernel::prelude::*;
 extern "C" {
     fn rkmem_host_page_prep(pfn: c_ulong, order: c_uint, zero: bool, comp: bool);
     fn rkmem_host_page_count(pfn: c_ulong) -> c_int;
+    fn rkmem_host_compound_order(pfn: c_ulong) -> c_int;
     fn rkmem_host_page_put_chunk(pfn: c_ulong, order: c_uint) -> c_int;
     fn rkmem_host_cache_create(name: *const c_char, size: usize, align: usize) -> *mut c_void;
     fn rkmem_host_cache_destroy(cache: *mut c_void);
@@ -44,6 +45,14 @@ pub(crate) fn prep_chunk(pfn: u64, order: u32, zero: bool, comp: bool) {
 pub(crate) fn ref_count(pfn: u64) -> i32 {
     // SAFETY: an atomic read of a `struct page` in a block rkmem owns.
     unsafe { rkmem_host_page_count(pfn as c_ulong) }
+}
+
+/// The order of the compound page headed by `pfn` (`None` if it heads
+/// none). `pfn` is in a block rkmem owns.
+pub(crate) fn compound_order(pfn: u64) -> Option<u32> {
+    // SAFETY: reads the flags and order of a `struct page` rkmem owns.
+    let order = unsafe { rkmem_host_compound_order(pfn as c_ulong) };
+    u32::try_from(order).ok()
 }
 
 /// What a caller's free did to a chunk's first page.

@@ -179,6 +179,11 @@ impl Drop for CpuHotplug {
 #[no_mangle]
 pub(crate) extern "C" fn rkmem_rust_cpu_dead(cpu: c_uint) {
     if let Some(state) = published() {
+        // Top down: the slab layer's CPU slabs go to their nodes (freeing
+        // empty ones to this CPU's page lists), then the page lists drain.
+        if let Some(slabs) = super::slab::slabs() {
+            slabs.cpu_dead(state, super::slab::DeadCpu(cpu as usize));
+        }
         state.cpu_dead(cpu as usize);
     }
 }

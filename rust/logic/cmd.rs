@@ -253,6 +253,152 @@ pub fn parse_test(input: &str) -> Result<TestCmd, CmdError> {
     Ok(cmd)
 }
 
+
+// ------------------------------------------------------------ slab knobs
+
+/// `SLAB_CONSISTENCY_CHECKS`, `SLAB_RED_ZONE`, `SLAB_POISON`,
+/// `SLAB_HWCACHE_ALIGN`, `SLAB_STORE_USER`: the host's bits.
+const SLAB_LETTERS: [(u8, u32); 5] = [
+    (b'F', 1 << 0),
+    (b'Z', 1 << 1),
+    (b'P', 1 << 2),
+    (b'U', 1 << 7),
+    (b'H', 1 << 4),
+];
+
+/// Cache flags from slub_debug-style letters (F Z P U, and H for
+/// `SLAB_HWCACHE_ALIGN` when `allow_align`), any case; "-" is none.
+pub fn parse_slab_letters(word: &str, allow_align: bool) -> Result<u32, CmdError> {
+    let word = word.trim_end_matches('\n');
+    if word == "-" {
+        return Ok(0);
+    }
+    if word.is_empty() {
+        return Err(CmdError::Invalid);
+    }
+    let mut bits = 0;
+    for b in word.bytes() {
+        let up = b.to_ascii_uppercase();
+        let (_, bit) = SLAB_LETTERS
+            .iter()
+            .find(|(l, _)| *l == up && (allow_align || up != b'H'))
+            .ok_or(CmdError::Invalid)?;
+        bits |= bit;
+    }
+    Ok(bits)
+}
+
+/// The letters of the debug flags in `bits` ("-" if none), for reading
+/// the `slab_debug` knob.
+pub fn slab_letters(bits: u32) -> ([u8; 4], usize) {
+    let mut out = [0u8; 4];
+    let mut n = 0;
+    for (l, bit) in SLAB_LETTERS.iter().take(4) {
+        if bits & bit != 0 {
+            out[n] = *l;
+            n += 1;
+        }
+    }
+    if n == 0 {
+        out[0] = b'-';
+        n = 1;
+    }
+    (out, n)
+}
+
+/// One number for a knob, `0..=max`.
+pub fn parse_knob_number(input: &str, max: u64) -> Result<u64, CmdError> {
+    let input = input.strip_suffix('\n').unwrap_or(input).trim();
+    let v: u64 = input.parse().map_err(|_| CmdError::Invalid)?;
+    if v > max {
+        return Err(CmdError::Range);
+    }
+    Ok(v)
+}
+
+/// Longest cache name the slab test trigger takes.
+pub const SLAB_TEST_NAME_MAX: usize = 31;
+
+/// A command to the `slab_test` trigger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlabTestCmd<'a> {
+    /// `create NAME SIZE ALIGN FLAGS`.
+    Create {
+        name: &'a str,
+        size: usize,
+        align: usize,
+        flags: u32,
+    },
+    /// `alloc NAME COUNT [NODE]`.
+    Alloc {
+        name: &'a str,
+        count: usize,
+        node: Option<usize>,
+    },
+    /// `free NAME COUNT`.
+    Free { name: &'a str, count: usize },
+    /// `destroy NAME`.
+    Destroy { name: &'a str },
+    /// `leak NAME`: destroy, objects still held.
+    Leak { name: &'a str },
+}
+
+/// Parses a `slab_test` write (positional words, one line).
+pub fn parse_slab_test(input: &str) -> Result<SlabTestCmd<'_>, CmdError> {
+    let input = input.strip_suffix('\n').unwrap_or(input);
+    if input.contains(['\n', '\0']) {
+        return Err(CmdError::Invalid);
+    }
+    let mut w = [""; 6];
+    let mut n = 0;
+    for word in input.split_ascii_whitespace() {
+        if n == w.len() {
+            return Err(CmdError::Invalid);
+        }
+        w[n] = word;
+        n += 1;
+    }
+    let num = |s: &str, max: u64| -> Result<u64, CmdError> {
+        let v: u64 = s.parse().map_err(|_| CmdError::Invalid)?;
+        if v > max {
+            Err(CmdError::Range)
+        } else {
+            Ok(v)
+        }
+    };
+    let name = w[1];
+    if n < 2
+        || name.len() > SLAB_TEST_NAME_MAX
+        || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(CmdError::Invalid);
+    }
+    match (w[0], n) {
+        ("create", 5) => Ok(SlabTestCmd::Create {
+            name,
+            size: num(w[2], 1 << 20)? as usize,
+            align: num(w[3], 1 << 20)? as usize,
+            flags: parse_slab_letters(w[4], true)?,
+        }),
+        ("alloc", 3 | 4) => Ok(SlabTestCmd::Alloc {
+            name,
+            count: num(w[2], MAX_TEST_COUNT)? as usize,
+            node: if n == 4 {
+                Some(num(w[3], MAX_NODES as u64 - 1)? as usize)
+            } else {
+                None
+            },
+        }),
+        ("free", 3) => Ok(SlabTestCmd::Free {
+            name,
+            count: num(w[2], MAX_TEST_COUNT)? as usize,
+        }),
+        ("destroy", 2) => Ok(SlabTestCmd::Destroy { name }),
+        ("leak", 2) => Ok(SlabTestCmd::Leak { name }),
+        _ => Err(CmdError::Invalid),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -383,5 +529,36 @@ mod tests {
             parse_pcp("high=99999999999999999999 batch=8"),
             Err(CmdError::Range)
         );
+    }
+
+    #[test]
+    fn slab_knobs_parse() {
+        assert_eq!(parse_slab_letters("FZPU\n", false), Ok(0x87));
+        assert_eq!(parse_slab_letters("zp", false), Ok(0x6));
+        assert_eq!(parse_slab_letters("-", false), Ok(0));
+        assert_eq!(parse_slab_letters("H", false), Err(CmdError::Invalid));
+        assert_eq!(parse_slab_letters("HZ", true), Ok(0x12));
+        assert_eq!(parse_slab_letters("X", true), Err(CmdError::Invalid));
+        assert_eq!(parse_slab_letters("", true), Err(CmdError::Invalid));
+        assert_eq!(slab_letters(0x87), (*b"FZPU", 4));
+        assert_eq!(slab_letters(0).1, 1);
+        assert_eq!(parse_knob_number("5\n", 10), Ok(5));
+        assert_eq!(parse_knob_number("11", 10), Err(CmdError::Range));
+        assert_eq!(parse_knob_number("-1", 10), Err(CmdError::Invalid));
+        assert_eq!(parse_knob_number("x", 10), Err(CmdError::Invalid));
+        assert_eq!(
+            parse_slab_test("create t1 100 0 -\n"),
+            Ok(SlabTestCmd::Create { name: "t1", size: 100, align: 0, flags: 0 })
+        );
+        assert_eq!(
+            parse_slab_test("alloc t1 10 1"),
+            Ok(SlabTestCmd::Alloc { name: "t1", count: 10, node: Some(1) })
+        );
+        assert_eq!(parse_slab_test("alloc t1 10 99"), Err(CmdError::Range));
+        assert_eq!(parse_slab_test("free t1"), Err(CmdError::Invalid));
+        assert_eq!(parse_slab_test("destroy t1 x"), Err(CmdError::Invalid));
+        assert_eq!(parse_slab_test("leak t/1"), Err(CmdError::Invalid));
+        assert_eq!(parse_slab_test("create t 1 0 Q"), Err(CmdError::Invalid));
+        assert_eq!(parse_slab_test(""), Err(CmdError::Invalid));
     }
 }

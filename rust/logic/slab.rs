@@ -750,6 +750,208 @@ impl NodePartial {
     }
 }
 
+// ------------------------------------------------------------- slab state
+
+/// Where a slab is, which says who may change its state (`frozen` and the
+/// lists of SLUB, as one field).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// Active slab of one CPU: only that CPU allocates from it.
+    Cpu = 1,
+    /// On one CPU's partial list: only that CPU takes it or flushes it.
+    CpuPartial = 2,
+    /// On its node's partial list: changes under the node lock.
+    Node = 3,
+    /// No free object and on no list (a debug cache keeps it on the node's
+    /// full list): the first free moves it.
+    Full = 4,
+}
+
+impl Place {
+    const fn from_bits(b: u64) -> Option<Place> {
+        match b {
+            1 => Some(Place::Cpu),
+            2 => Some(Place::CpuPartial),
+            3 => Some(Place::Node),
+            4 => Some(Place::Full),
+            _ => None,
+        }
+    }
+}
+
+/// Marks a word as a live slab's state (the top 16 bits).
+const STATE_MAGIC: u64 = 0x5ab1;
+const NO_HEAD: u64 = 0xffff;
+
+/// One slab's shared state in a single word, changed with compare-and-swap
+/// (SLUB's `freelist` + `counters` pair): the head of the slab's own free
+/// list, the objects not on it, and the slab's [`Place`].
+///
+/// Objects a CPU took with [`SlabState::take_all`] count as in use until
+/// they come back through [`SlabState::deactivate`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlabState {
+    /// First object of the slab's free list.
+    pub head: Option<u16>,
+    /// Objects not on the slab's free list.
+    pub inuse: u16,
+    /// Where the slab is.
+    pub place: Place,
+}
+
+/// What a free did to its slab's place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FreeTransition {
+    /// Nothing changes besides the list and count.
+    None,
+    /// The slab was full: the freeing CPU takes it on its partial list
+    /// (SLUB's `put_cpu_partial()`).
+    ToCpuPartial,
+    /// A node-partial slab became empty: decide under the node lock.
+    EmptiedOnNode,
+}
+
+impl SlabState {
+    /// A new slab whose objects all went to a CPU.
+    pub const fn new_active(nr: u16) -> Self {
+        SlabState {
+            head: None,
+            inuse: nr,
+            place: Place::Cpu,
+        }
+    }
+
+    /// The packed word (never 0, so a cleared page field is no slab).
+    pub const fn pack(self) -> u64 {
+        let head = match self.head {
+            Some(h) => h as u64,
+            None => NO_HEAD,
+        };
+        head | (self.inuse as u64) << 16 | (self.place as u64) << 32 | STATE_MAGIC << 48
+    }
+
+    /// The state in `word`; `None` if it is not a live slab's word.
+    pub const fn unpack(word: u64) -> Option<Self> {
+        if word >> 48 != STATE_MAGIC {
+            return None;
+        }
+        let place = match Place::from_bits((word >> 32) & 0xffff) {
+            Some(p) => p,
+            None => return None,
+        };
+        let head = word & 0xffff;
+        Some(SlabState {
+            head: if head == NO_HEAD {
+                None
+            } else {
+                Some(head as u16)
+            },
+            inuse: ((word >> 16) & 0xffff) as u16,
+            place,
+        })
+    }
+
+    /// `obj` goes on the slab's list (its free pointer must already hold
+    /// the old head). A free with nothing in use, or of the head itself, is
+    /// a double free. `locked`: the caller holds the node lock, so it may
+    /// make a node slab empty.
+    pub const fn free(self, obj: u16, locked: bool) -> Result<(Self, FreeTransition), FreeError> {
+        if self.inuse == 0 {
+            return Err(FreeError::DoubleFree);
+        }
+        if let Some(h) = self.head {
+            if h == obj {
+                return Err(FreeError::DoubleFree);
+            }
+        }
+        let mut next = SlabState {
+            head: Some(obj),
+            inuse: self.inuse - 1,
+            place: self.place,
+        };
+        let t = match self.place {
+            Place::Full => {
+                next.place = Place::CpuPartial;
+                FreeTransition::ToCpuPartial
+            }
+            Place::Node if next.inuse == 0 => {
+                if !locked {
+                    return Ok((self, FreeTransition::EmptiedOnNode));
+                }
+                FreeTransition::EmptiedOnNode
+            }
+            _ => FreeTransition::None,
+        };
+        Ok((next, t))
+    }
+
+    /// A CPU takes the slab's whole free list (it becomes the CPU's active
+    /// slab); returns the new state and the list's head.
+    pub const fn take_all(self, nr: u16) -> (Self, Option<u16>) {
+        (
+            SlabState {
+                head: None,
+                inuse: nr,
+                place: Place::Cpu,
+            },
+            self.head,
+        )
+    }
+
+    /// A CPU gives the slab up with `returned` objects of its own list
+    /// (whose tail now points at the old head; `local_head` is the first).
+    /// `None` if more come back than are in use (a corrupt list).
+    /// The place after is decided by [`unfreeze_place`].
+    pub const fn deactivate(self, local_head: Option<u16>, returned: u16) -> Option<Self> {
+        if returned > self.inuse {
+            return None;
+        }
+        let head = match local_head {
+            Some(h) => Some(h),
+            None => self.head,
+        };
+        Some(SlabState {
+            head,
+            inuse: self.inuse - returned,
+            place: self.place,
+        })
+    }
+}
+
+/// Where a slab a CPU gives up goes (`deactivate_slab()`), the node lock
+/// held: `None` means discard it (empty, and the node keeps enough).
+pub fn unfreeze_place(state: SlabState, node: &mut NodePartial) -> Option<Place> {
+    if state.head.is_none() {
+        Some(Place::Full)
+    } else if state.inuse == 0 {
+        match node.emptied(false) {
+            EmptySlab::Keep => Some(Place::Node),
+            EmptySlab::Discard => None,
+        }
+    } else {
+        node.add();
+        Some(Place::Node)
+    }
+}
+
+impl SlabFreelist {
+    /// The list of a slab whose shared state is `state` (the kernel keeps
+    /// the head and count in the slab's state word).
+    pub fn from_state(state: SlabState, nr: u16, random: u64) -> Self {
+        SlabFreelist {
+            head: state.head,
+            nr,
+            inuse: state.inuse,
+            random,
+        }
+    }
+
+    /// The head and in-use count back, for the state word.
+    pub fn parts(&self) -> (Option<u16>, u16) {
+        (self.head, self.inuse)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     extern crate std;
@@ -1205,5 +1407,128 @@ mod tests {
             }
             let _ = discarded;
         }
+    }
+
+    #[test]
+    fn state_packs_and_rejects() {
+        for place in [Place::Cpu, Place::CpuPartial, Place::Node, Place::Full] {
+            for head in [None, Some(0), Some(32766)] {
+                let st = SlabState { head, inuse: 77, place };
+                assert_eq!(SlabState::unpack(st.pack()), Some(st));
+                assert_ne!(st.pack(), 0);
+            }
+        }
+        assert_eq!(SlabState::unpack(0), None);
+        assert_eq!(SlabState::unpack(0x1234_0003_0000_0001), None);
+    }
+
+    /// A model of every object's owner (slab list, a CPU's list, a user),
+    /// driven through the state transitions at random: counts stay exact,
+    /// no object is handed out twice, places follow SLUB's rules and at
+    /// most `min_partial` empty slabs stay on the node.
+    #[test]
+    fn state_transitions_match_model() {
+        #[derive(Clone, Copy, PartialEq, Debug)]
+        enum Owner {
+            Slab,
+            Cpu,
+            User,
+        }
+        let mut rng = Rng(7);
+        for _ in 0..200 {
+            let nr = 1 + (rng.next() % 20) as u16;
+            let mut node = NodePartial::new(1 + (rng.next() % 3) as u32);
+            // The CPU's private list, the slab's list (as a stack).
+            let mut cpu_list: Vec<u16> = (0..nr).collect();
+            let mut slab_list: Vec<u16> = Vec::new();
+            let mut owner = std::vec![Owner::Cpu; nr as usize];
+            let mut st = SlabState::new_active(nr);
+            let mut discarded = false;
+            for _ in 0..300 {
+                if discarded {
+                    break;
+                }
+                match rng.next() % 4 {
+                    // The owner CPU allocates from its list (or refills).
+                    0 if st.place == Place::Cpu => {
+                        if let Some(o) = cpu_list.pop() {
+                            assert_eq!(owner[o as usize], Owner::Cpu);
+                            owner[o as usize] = Owner::User;
+                        } else if st.head.is_some() {
+                            let (n, head) = st.take_all(nr);
+                            assert_eq!(head, slab_list.last().copied());
+                            for o in slab_list.drain(..) {
+                                owner[o as usize] = Owner::Cpu;
+                                cpu_list.push(o);
+                            }
+                            st = n;
+                        }
+                    }
+                    // A user frees (a remote free: onto the slab's list).
+                    1 | 2 => {
+                        let users: Vec<u16> =
+                            (0..nr).filter(|&o| owner[o as usize] == Owner::User).collect();
+                        if users.is_empty() {
+                            continue;
+                        }
+                        let o = users[(rng.next() % users.len() as u64) as usize];
+                        let locked = rng.next() % 2 == 0;
+                        let (n, t) = st.free(o, locked).unwrap();
+                        if t == FreeTransition::EmptiedOnNode && !locked {
+                            assert_eq!(n, st, "unlocked emptying must retry locked");
+                            continue;
+                        }
+                        owner[o as usize] = Owner::Slab;
+                        slab_list.push(o);
+                        match t {
+                            FreeTransition::ToCpuPartial => assert_eq!(st.place, Place::Full),
+                            FreeTransition::EmptiedOnNode => {
+                                assert_eq!(n.inuse, 0);
+                                if node.emptied(true) == EmptySlab::Discard {
+                                    discarded = true;
+                                }
+                            }
+                            FreeTransition::None => {}
+                        }
+                        st = n;
+                    }
+                    // The CPU gives the slab up.
+                    _ if st.place == Place::Cpu => {
+                        let returned = cpu_list.len() as u16;
+                        let local_head = cpu_list.first().copied();
+                        let mut n = st.deactivate(local_head, returned).unwrap();
+                        for o in cpu_list.drain(..).rev() {
+                            owner[o as usize] = Owner::Slab;
+                            slab_list.insert(0, o);
+                        }
+                        match unfreeze_place(n, &mut node) {
+                            Some(p) => n.place = p,
+                            None => discarded = true,
+                        }
+                        st = n;
+                    }
+                    _ => {}
+                }
+                if !discarded {
+                    let users = owner.iter().filter(|&&w| w == Owner::User).count();
+                    let on_cpu = owner.iter().filter(|&&w| w == Owner::Cpu).count();
+                    assert_eq!(st.inuse as usize, users + on_cpu, "{st:?}");
+                    assert_eq!(st.head.is_none(), slab_list.is_empty());
+                }
+            }
+            if discarded {
+                assert!(owner.iter().all(|&w| w != Owner::User), "discarded with users");
+            }
+            assert!(node.nr_partial() <= node.min_partial + 1);
+        }
+    }
+
+    #[test]
+    fn double_free_of_head_or_empty_refused() {
+        let st = SlabState { head: Some(3), inuse: 2, place: Place::Node };
+        assert_eq!(st.free(3, true), Err(FreeError::DoubleFree));
+        let empty = SlabState { head: Some(1), inuse: 0, place: Place::Cpu };
+        assert_eq!(empty.free(2, false), Err(FreeError::DoubleFree));
+        assert_eq!(st.deactivate(Some(0), 3), None);
     }
 }
