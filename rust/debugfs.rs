@@ -11,7 +11,7 @@ use core::sync::atomic::Ordering::Relaxed;
 use kernel::c_str;
 use kernel::prelude::*;
 
-use crate::host::slab::{slabs, Registry};
+use crate::host::slab::{slabs, RcuRead, Registry};
 use crate::host::{self, DebugfsDir};
 use crate::slab::{flags, Cache, ObjReq, Slabs, MAX_CACHES, STATS};
 use crate::logic::cmd::{self, ArenaRef, CmdError, TestCmd};
@@ -390,7 +390,7 @@ impl Rkmem {
         let target = cmd::parse_shrink(text).map_err(cmd_err)?;
         // Top down: empty slabs go back to the buddy first.
         if let Some(slabs) = slabs() {
-            slabs.shrink_all(self);
+            slabs.shrink_all(self, true);
         }
         match target {
             Some(r) => {
@@ -621,6 +621,8 @@ fn show_slabinfo(out: &mut impl Write) -> core::fmt::Result {
     out.write_str(" : tunables <limit> <batchcount> <sharedfactor>")?;
     out.write_str(" : slabdata <active_slabs> <num_slabs> <sharedavail>\n")?;
     let Some(slabs) = slabs() else { return Ok(()) };
+    // Caches seen here stay until the section ends (destroy waits).
+    let _rcu = RcuRead::lock();
     for id in slabs.caches.ids() {
         let Some(c) = slabs.caches.get(id) else { continue };
         let (mut nr_slabs, mut total, mut free) = (0, 0, 0);
@@ -774,7 +776,7 @@ impl Rkmem {
                     return Err(EINVAL);
                 }
                 if matches!(kind, CacheFile::Shrink) {
-                    c.shrink(self);
+                    c.shrink(self, true);
                 } else {
                     c.validate(self);
                 }

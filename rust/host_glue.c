@@ -572,13 +572,19 @@ unsigned long rkmem_host_irq_save(void)
 void rkmem_host_irq_restore(unsigned long flags) { local_irq_restore(flags); }
 int rkmem_host_smp_processor_id(void) { return smp_processor_id(); }
 
+/*
+ * No cpus_read_lock(): a CPU that goes offline runs its pending calls
+ * before it dies (smpcfd_dying_cpu), and its slabs are flushed after it
+ * died by rkmem's cpuhp callback; one coming online has nothing to flush.
+ */
 void rkmem_host_on_each_cpu(void (*func)(void *), void *info)
 {
-	/* The CPU mask must not change under the flush (cpu_dead does it). */
-	cpus_read_lock();
 	on_each_cpu(func, info, 1);
-	cpus_read_unlock();
 }
+
+void rkmem_host_rcu_read_lock(void) { rcu_read_lock(); }
+void rkmem_host_rcu_read_unlock(void) { rcu_read_unlock(); }
+void rkmem_host_synchronize_rcu(void) { synchronize_rcu(); }
 
 #define RKMEM_BORDER "============================================================================="
 

@@ -155,6 +155,9 @@ unsigned long rkmem_host_irq_save(void);
 void rkmem_host_irq_restore(unsigned long flags);
 int rkmem_host_smp_processor_id(void);
 void rkmem_host_on_each_cpu(void (*func)(void *), void *info);
+void rkmem_host_rcu_read_lock(void);
+void rkmem_host_rcu_read_unlock(void);
+void rkmem_host_synchronize_rcu(void);
 void rkmem_host_slab_bug(const char *cache, const char *what, const char *detail);
 void rkmem_host_hex_dump(const void *addr, size_t len);
 void rkmem_host_print_track(const char *kind, unsigned long addr, int cpu, int pid,

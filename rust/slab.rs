@@ -34,7 +34,7 @@ use kernel::str::CString;
 
 use crate::host::percpu::{self, cpu_node};
 use crate::host::slab::{
-    slab_bug, Ctor, DeadCpu, PerCpuSlab, Registry, SlabList, SlabMem, SlabPage, Track,
+    slab_bug, Ctor, DeadCpu, PerCpuSlab, RcuRead, Registry, SlabList, SlabMem, SlabPage, Track,
 };
 use crate::host::IrqSpinLock;
 use crate::logic::order::order_for_bytes;
@@ -681,11 +681,14 @@ impl Cache {
             return self.debug_alloc(rk, req);
         }
         let mut spare: Option<(SlabPage, usize)> = None;
+        let mut first = true;
         let got = loop {
             let r = self.cpu.local(|cpu, c, st| {
-                st.inc(Stat::AllocSlowpath);
+                if core::mem::take(&mut first) {
+                    st.inc(Stat::AllocSlowpath);
+                }
                 let local = cpu_node(cpu);
-                let mut r = self.refill_local(rk, c, st, req).ok_or(local);
+                let mut r = self.refill_local(rk, c, st, req, local).ok_or(local);
                 if r.is_err() {
                     if let Some((slab, node)) = spare.take() {
                         self.install(c, slab, node, None);
@@ -718,7 +721,14 @@ impl Cache {
 
     /// Finds an object for this CPU without a new slab: the active slab's
     /// remote frees, the CPU's partial slabs, the node's partial list.
-    fn refill_local(&self, rk: &Rkmem, c: &mut CpuSlab, st: &CpuStats, req: &ObjReq) -> Option<(SlabMem, usize)> {
+    fn refill_local(
+        &self,
+        rk: &Rkmem,
+        c: &mut CpuSlab,
+        st: &CpuStats,
+        req: &ObjReq,
+        local: usize,
+    ) -> Option<(SlabMem, usize)> {
         let want = req.node;
         if let Some(slab) = c.active() {
             if want.is_some_and(|n| n as u32 != c.node) {
@@ -776,7 +786,7 @@ impl Cache {
         }
         // The nodes' partial lists: the one asked, or local first, then by
         // distance unless __GFP_THISNODE.
-        let first = want.unwrap_or_else(|| c.node as usize);
+        let first = want.unwrap_or(local);
         let order = rk.node_order(first);
         for node in order.into_iter().flatten() {
             if node != first && (req.this_node && want.is_some()) {
@@ -1461,10 +1471,14 @@ impl Cache {
         self.cpu.dead(cpu, |c, st| self.flush_cpu(rk, c, st));
     }
 
-    /// Flushes the CPUs and gives every empty slab back to the buddy
-    /// (`__kmem_cache_shrink`); returns slabs freed.
-    pub(crate) fn shrink(&self, rk: &Rkmem) -> usize {
-        self.flush_all(rk);
+    /// Gives every empty slab on the node lists back to the buddy
+    /// (`__kmem_cache_shrink`), after flushing the CPUs' slabs there if
+    /// `flush` (process context; the host shrinker does not flush: it
+    /// takes what the nodes hold); returns slabs freed.
+    pub(crate) fn shrink(&self, rk: &Rkmem, flush: bool) -> usize {
+        if flush {
+            self.flush_all(rk);
+        }
         let mut freed = 0;
         for n in self.nodes.iter() {
             let mut empty = SlabList::default();
@@ -1875,39 +1889,37 @@ impl Slabs {
     }
 
     /// Shrinks every cache; slabs freed.
-    pub(crate) fn shrink_all(&self, rk: &Rkmem) -> usize {
-        self.caches
-            .ids()
-            .filter_map(|id| self.caches.get(id))
-            .map(|c| c.shrink(rk))
-            .sum()
+    pub(crate) fn shrink_all(&self, rk: &Rkmem, flush: bool) -> usize {
+        let mut freed = 0;
+        let rcu = RcuRead::lock();
+        self.caches.for_each(&rcu, |c| freed += c.shrink(rk, flush));
+        freed
     }
 
     /// Pages in empty slabs on node lists (what a shrink could free).
     pub(crate) fn reclaimable_pages(&self) -> usize {
         let mut pages = 0;
-        for id in self.caches.ids() {
-            let Some(c) = self.caches.get(id) else { continue };
+        let rcu = RcuRead::lock();
+        self.caches.for_each(&rcu, |c| {
             for n in c.nodes.iter() {
                 let l = n.lists.lock();
                 pages += l
                     .partial
                     .iter()
-                    .filter(|s| SlabState::unpack(s.state().load(Ordering::Relaxed)).is_some_and(|s| s.inuse == 0))
+                    .filter(|s| {
+                        SlabState::unpack(s.state().load(Ordering::Relaxed)).is_some_and(|s| s.inuse == 0)
+                    })
                     .count()
                     << c.order;
             }
-        }
+        });
         pages
     }
 
     /// A dead CPU: every cache's slabs there go to their nodes.
     pub(crate) fn cpu_dead(&self, rk: &Rkmem, cpu: DeadCpu) {
-        for id in self.caches.ids() {
-            if let Some(c) = self.caches.get(id) {
-                c.cpu_dead(rk, cpu);
-            }
-        }
+        let rcu = RcuRead::lock();
+        self.caches.for_each(&rcu, |c| c.cpu_dead(rk, cpu));
     }
 
     /// `kmem_cache_destroy`: shrinks, and frees the cache if nothing is
@@ -1919,7 +1931,7 @@ impl Slabs {
         if c.orphaned.load(Ordering::Relaxed) {
             return;
         }
-        c.shrink(rk);
+        c.shrink(rk, true);
         let live = c.objects_in_use();
         let slabs: u64 = c.nodes.iter().map(|n| n.nr_slabs.load(Ordering::Relaxed)).sum();
         if slabs != 0 {
@@ -1961,7 +1973,7 @@ impl Slabs {
         let mut kept = 0;
         for &id in ids.iter() {
             if let Some(c) = self.caches.get(id) {
-                c.shrink(rk);
+                c.shrink(rk, true);
                 let slabs: u64 = c.nodes.iter().map(|n| n.nr_slabs.load(Ordering::Relaxed)).sum();
                 if slabs != 0 {
                     kept += slabs;

@@ -504,7 +504,7 @@ pub(crate) extern "C" fn rkmem_rust_shrink_scan(nid: c_int, nr: c_ulong) -> c_ul
     };
     // Top down: empty slabs back to the buddy, then whole blocks back.
     if let Some(slabs) = slab::slabs() {
-        slabs.shrink_all(rk);
+        slabs.shrink_all(rk, false);
     }
     rk.shrink_scan(nid as usize, nr as usize) as c_ulong
 }

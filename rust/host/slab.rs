@@ -28,6 +28,9 @@ extern "C" {
     fn rkmem_host_irq_restore(flags: c_ulong);
     fn rkmem_host_smp_processor_id() -> c_int;
     fn rkmem_host_on_each_cpu(func: extern "C" fn(*mut c_void), info: *mut c_void);
+    fn rkmem_host_rcu_read_lock();
+    fn rkmem_host_rcu_read_unlock();
+    fn rkmem_host_synchronize_rcu();
     fn rkmem_host_slab_bug(cache: *const c_char, what: *const c_char, detail: *const c_char);
     fn rkmem_host_hex_dump(addr: *const c_void, len: usize);
     fn rkmem_host_print_track(kind: *const c_char, addr: c_ulong, cpu: c_int, pid: c_int, when: c_ulong);
@@ -512,8 +515,8 @@ impl<T: ZeroValid, S: ZeroValid + Sync> PerCpuSlab<T, S> {
     /// `f` on a dead CPU's parts (from its hotplug teardown).
     pub(crate) fn dead<R>(&self, cpu: DeadCpu, f: impl FnOnce(&mut T, &S) -> R) -> R {
         let part = self.part(cpu.0);
-        // SAFETY: the CPU is dead, so its parts are unused; the hotplug
-        // lock keeps `on_each_cpu` from reaching it meanwhile.
+        // SAFETY: the CPU is dead, so its parts are unused: it ran its
+        // pending cross-CPU calls before dying and gets no new ones.
         unsafe { f(&mut *(*part).own.get(), &(*part).shared) }
     }
 
@@ -615,10 +618,12 @@ const RESERVED: usize = 1;
 /// slab layer's caches: a free finds its cache from the id in the slab).
 ///
 /// Invariant: a slot holds null, [`RESERVED`], or a pointer from
-/// `KBox::into_raw` that only [`Registry::remove`] takes back. Its callers
-/// guarantee that nobody uses the entry any more: the C API's contract
-/// (`kmem_cache_destroy()` after the last use), rkmem's own users
-/// (debugfs files of the entry) removed first.
+/// `KBox::into_raw` that only [`Registry::remove`] takes back, after an RCU
+/// grace period. Users of an entry are either inside an RCU read-side
+/// section ([`RcuRead`]: rkmem's own walks over all entries, the shrinker,
+/// CPU hotplug, reports) or callers of the C API, whose contract is that
+/// nothing uses a cache once `kmem_cache_destroy()` is called; rkmem's
+/// debugfs files of an entry are removed before it.
 pub(crate) struct Registry<T, const N: usize> {
     slots: [AtomicPtr<T>; N],
 }
@@ -693,7 +698,8 @@ impl<T, const N: usize> Registry<T, N> {
         }
     }
 
-    /// Takes entry `id` out (see the type's invariant for who may).
+    /// Takes entry `id` out, once every RCU reader that may have seen it
+    /// is done (may sleep).
     pub(crate) fn remove(&self, id: usize) -> Option<KBox<T>> {
         let slot = self.slots.get(id)?;
         let p = slot.load(Ordering::Acquire);
@@ -701,9 +707,47 @@ impl<T, const N: usize> Registry<T, N> {
             return None;
         }
         slot.store(core::ptr::null_mut(), Ordering::Release);
-        // SAFETY: from `KBox::into_raw`; the slot no longer hands it out
-        // and its last user is gone (invariant).
+        // SAFETY: waits for RCU readers; callable from process context,
+        // which `remove`'s callers are (destroy, unload).
+        unsafe { rkmem_host_synchronize_rcu() };
+        // SAFETY: from `KBox::into_raw`; the slot no longer hands it out,
+        // readers that saw it are done, and C API users are gone
+        // (invariant).
         Some(unsafe { KBox::from_raw(p) })
+    }
+}
+
+/// An RCU read-side section: entries of a [`Registry`] seen inside stay
+/// valid until it ends. Must not sleep inside.
+pub(crate) struct RcuRead(());
+
+impl RcuRead {
+    /// Enters the section.
+    pub(crate) fn lock() -> Self {
+        // SAFETY: paired with the unlock in `drop`.
+        unsafe { rkmem_host_rcu_read_lock() };
+        RcuRead(())
+    }
+}
+
+impl Drop for RcuRead {
+    fn drop(&mut self) {
+        // SAFETY: pairs with `lock`.
+        unsafe { rkmem_host_rcu_read_unlock() };
+    }
+}
+
+impl<T, const N: usize> Registry<T, N> {
+    /// Every entry, inside an RCU read-side section.
+    pub(crate) fn for_each<'a>(&'a self, _rcu: &'a RcuRead, mut f: impl FnMut(&'a T)) {
+        for slot in self.slots.iter() {
+            let p = slot.load(Ordering::Acquire);
+            if !p.is_null() && p as usize != RESERVED {
+                // SAFETY: not removed before the RCU section ends (remove
+                // waits for a grace period), from `KBox::into_raw`.
+                f(unsafe { &*p })
+            }
+        }
     }
 }
 
@@ -891,7 +935,7 @@ pub(crate) extern "C" fn rkmem_rust_cache_free_bulk(
 #[no_mangle]
 pub(crate) extern "C" fn rkmem_rust_cache_shrink(cache: *mut c_void) {
     if let Some((rk, _, c)) = cache_of(cache) {
-        c.shrink(rk);
+        c.shrink(rk, true);
     }
 }
 
