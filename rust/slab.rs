@@ -237,6 +237,10 @@ pub(crate) struct Cache {
     pub(crate) nr: u16,
     /// Secret mixed into stored free pointers.
     random: u64,
+    /// Bytes of a slab's objects (`nr * size`), and `ceil(2^32 / size)`:
+    /// for offsets below 32 KiB, `off * recip >> 32 == off / size`.
+    span: usize,
+    recip: usize,
     ctor: Option<Ctor>,
     /// Every operation under the node lock, with checks.
     pub(crate) debug: bool,
@@ -423,6 +427,8 @@ impl Cache {
                 order,
                 nr,
                 random,
+                span: nr as usize * layout.size,
+                recip: (1usize << 32).div_ceil(layout.size),
                 ctor,
                 debug,
                 consistency: debug,
@@ -1006,8 +1012,12 @@ impl Cache {
                 if c.slab == 0 {
                     return false;
                 }
-                let idx = rel / self.layout.size;
-                if idx >= self.nr as usize || idx * self.layout.size != rel || c.free == idx as u32 + 1 {
+                if rel >= self.span {
+                    return false;
+                }
+                // `rel / size` without a divide (`obj_to_index`'s reciprocal).
+                let idx = (rel * self.recip) >> 32;
+                if idx * self.layout.size != rel || c.free == idx as u32 + 1 {
                     return false;
                 }
                 let slot = rel + self.layout.red_left_pad + self.layout.offset;
