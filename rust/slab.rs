@@ -39,7 +39,7 @@ use crate::host::slab::{
 use crate::host::IrqSpinLock;
 use crate::logic::order::order_for_bytes;
 use crate::logic::slab::{
-    class_align, class_size, cpu_partial_objects, cpu_partial_slabs, decode, encode,
+    class_align, class_size, cpu_partial_objects, index_by_reciprocal, reciprocal, cpu_partial_slabs, decode, encode,
     kmalloc_class, min_partial, objects_per_slab, unfreeze_place, Corrupt,
     FreeSlots, FreeTransition, NodePartial, ObjectLayout, Place, SlabFlags, SlabFreelist,
     SlabState, KMALLOC_CLASSES, KMALLOC_MAX_SIZE, TRACK_SIZE,
@@ -428,7 +428,7 @@ impl Cache {
                 nr,
                 random,
                 span: nr as usize * layout.size,
-                recip: (1usize << 32).div_ceil(layout.size),
+                recip: reciprocal(layout.size),
                 ctor,
                 debug,
                 consistency: debug,
@@ -1016,7 +1016,7 @@ impl Cache {
                     return false;
                 }
                 // `rel / size` without a divide (`obj_to_index`'s reciprocal).
-                let idx = (rel * self.recip) >> 32;
+                let idx = index_by_reciprocal(rel, self.recip);
                 if idx * self.layout.size != rel || c.free == idx as u32 + 1 {
                     return false;
                 }

@@ -415,6 +415,18 @@ pub const fn slab_order(size: usize, nr_cpus: u32) -> Option<u32> {
     }
 }
 
+/// `ceil(2^32 / size)`, for [`index_by_reciprocal`] (`size` > 0).
+pub const fn reciprocal(size: usize) -> usize {
+    (1usize << 32).div_ceil(size)
+}
+
+/// `off / size` by a multiply (SLUB's `obj_to_index` uses
+/// `reciprocal_divide` alike): exact for every `off` below a slab's 32 KiB
+/// and `size` up to 32 KiB, since the rounding error stays below `1/size`.
+pub const fn index_by_reciprocal(off: usize, recip: usize) -> usize {
+    (off * recip) >> 32
+}
+
 // ---------------------------------------------------------------- free list
 
 /// Free pointer of object `next` as stored at `slot_addr`
@@ -1530,5 +1542,15 @@ mod tests {
         let empty = SlabState { head: Some(1), inuse: 0, place: Place::Cpu };
         assert_eq!(empty.free(2, false), Err(FreeError::DoubleFree));
         assert_eq!(st.deactivate(Some(0), 3), None);
+    }
+
+    #[test]
+    fn reciprocal_index_is_exact_within_a_slab() {
+        for size in (8..=MAX_OBJECT_SIZE).step_by(8) {
+            let r = reciprocal(size);
+            for off in 0..slab_bytes(SLAB_MAX_ORDER) {
+                assert_eq!(index_by_reciprocal(off, r), off / size, "size {size} off {off}");
+            }
+        }
     }
 }
