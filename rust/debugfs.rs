@@ -13,10 +13,10 @@ use kernel::prelude::*;
 
 use crate::host::slab::{slabs, RcuRead, Registry};
 use crate::host::{self, DebugfsDir};
-use crate::slab::{flags, Cache, ObjReq, Slabs, MAX_CACHES, STATS};
 use crate::logic::cmd::{self, ArenaRef, CmdError, TestCmd};
 use crate::logic::order::{pages, NR_ORDERS};
 use crate::logic::zonelist::{Placement, ZoneType, MAX_NODES, NR_ZONES};
+use crate::slab::{flags, Cache, ObjReq, Slabs, MAX_CACHES, STATS};
 use crate::Rkmem;
 
 #[derive(Clone, Copy)]
@@ -590,7 +590,11 @@ pub(crate) fn slab_cache_created(slabs: &Slabs, id: usize) {
         dir.file(name, *mode, SLAB_FILE_BASE | id << 8 | i);
     }
     for (i, (_, name)) in STATS.iter().enumerate() {
-        dir.file(name, 0o400, SLAB_FILE_BASE | id << 8 | (CACHE_FILES.len() + i));
+        dir.file(
+            name,
+            0o400,
+            SLAB_FILE_BASE | id << 8 | (CACHE_FILES.len() + i),
+        );
     }
     if let Ok(b) = KBox::new(dir, GFP_KERNEL) {
         let _ = CACHE_DIRS.insert_at(id, b);
@@ -617,14 +621,18 @@ fn write_padded(out: &mut impl Write, name: &CStr, width: usize) -> core::fmt::R
 /// `/proc/slabinfo`, version 2.1, as `mm/slab_common.c` prints it.
 fn show_slabinfo(out: &mut impl Write) -> core::fmt::Result {
     out.write_str("slabinfo - version: 2.1\n")?;
-    out.write_str("# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab>")?;
+    out.write_str(
+        "# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab>",
+    )?;
     out.write_str(" : tunables <limit> <batchcount> <sharedfactor>")?;
     out.write_str(" : slabdata <active_slabs> <num_slabs> <sharedavail>\n")?;
     let Some(slabs) = slabs() else { return Ok(()) };
     // Caches seen here stay until the section ends (destroy waits).
     let _rcu = RcuRead::lock();
     for id in slabs.caches.ids() {
-        let Some(c) = slabs.caches.get(id) else { continue };
+        let Some(c) = slabs.caches.get(id) else {
+            continue;
+        };
         let (mut nr_slabs, mut total, mut free) = (0, 0, 0);
         for n in 0..c.nr_nodes() {
             let (s, t, f, _) = c.node_counts(n);
@@ -694,11 +702,16 @@ fn write_per_cpu(out: &mut impl Write, value: impl Fn(usize) -> u64) -> core::fm
 
 /// "total N0=x N1=y" (nodes with nonzero values), as SLUB's
 /// `show_slab_objects`.
-fn write_per_node(out: &mut impl Write, c: &Cache, value: impl Fn((u64, u64, u64, u64)) -> u64) -> core::fmt::Result {
+fn write_per_node(
+    out: &mut impl Write,
+    c: &Cache,
+    value: impl Fn((u64, u64, u64, u64)) -> u64,
+) -> core::fmt::Result {
     let per: KVec<u64> = {
         let mut v = KVec::new();
         for n in 0..c.nr_nodes() {
-            v.push(value(c.node_counts(n)), GFP_KERNEL).map_err(|_| core::fmt::Error)?;
+            v.push(value(c.node_counts(n)), GFP_KERNEL)
+                .map_err(|_| core::fmt::Error)?;
         }
         v
     };
@@ -885,4 +898,3 @@ impl Rkmem {
         }
     }
 }
-

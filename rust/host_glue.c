@@ -661,7 +661,7 @@ struct rkmem_cache *rkmem_cache_create(const char *name, unsigned int size,
 	might_sleep();
 	s = rkmem_rust_cache_create(name, size, align, (__force unsigned int)flags, ctor);
 	if (!s && (flags & SLAB_PANIC))
-		panic("rkmem_cache_create: failed to create cache %s\n", name);
+		panic("%s: failed to create cache %s\n", __func__, name);
 	return s;
 }
 EXPORT_SYMBOL_GPL(rkmem_cache_create);

@@ -28,9 +28,9 @@ use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use kernel::c_str;
 use kernel::new_mutex;
-use kernel::sync::Mutex;
 use kernel::prelude::*;
 use kernel::str::CString;
+use kernel::sync::Mutex;
 
 use crate::host::percpu::{self, cpu_node};
 use crate::host::slab::{
@@ -39,9 +39,9 @@ use crate::host::slab::{
 use crate::host::IrqSpinLock;
 use crate::logic::order::order_for_bytes;
 use crate::logic::slab::{
-    class_align, class_size, cpu_partial_objects, index_by_reciprocal, reciprocal, cpu_partial_slabs, decode, encode,
-    kmalloc_class, min_partial, objects_per_slab, unfreeze_place, Corrupt,
-    FreeSlots, FreeTransition, NodePartial, ObjectLayout, Place, SlabFlags, SlabFreelist,
+    class_align, class_size, cpu_partial_objects, cpu_partial_slabs, decode, encode,
+    index_by_reciprocal, kmalloc_class, min_partial, objects_per_slab, reciprocal, unfreeze_place,
+    Corrupt, FreeSlots, FreeTransition, NodePartial, ObjectLayout, Place, SlabFlags, SlabFreelist,
     SlabState, KMALLOC_CLASSES, KMALLOC_MAX_SIZE, TRACK_SIZE,
 };
 use crate::logic::zonelist::{Placement, ZoneType, MAX_NODES};
@@ -127,7 +127,10 @@ pub(crate) const STATS: [(Stat, &CStr); NR_STATS] = [
     (Stat::CpuslabFlush, c_str!("cpuslab_flush")),
     (Stat::DeactivateFull, c_str!("deactivate_full")),
     (Stat::DeactivateEmpty, c_str!("deactivate_empty")),
-    (Stat::DeactivateRemoteFrees, c_str!("deactivate_remote_frees")),
+    (
+        Stat::DeactivateRemoteFrees,
+        c_str!("deactivate_remote_frees"),
+    ),
     (Stat::CpuPartialAlloc, c_str!("cpu_partial_alloc")),
     (Stat::CpuPartialFree, c_str!("cpu_partial_free")),
     (Stat::CpuPartialNode, c_str!("cpu_partial_node")),
@@ -301,7 +304,8 @@ struct Slots<'a> {
 
 impl FreeSlots for Slots<'_> {
     fn read(&self, obj: u16) -> u64 {
-        self.mem.read_word(self.layout.obj_offset(obj) + self.layout.offset)
+        self.mem
+            .read_word(self.layout.obj_offset(obj) + self.layout.offset)
     }
     fn write(&mut self, obj: u16, raw: u64) {
         self.mem
@@ -453,7 +457,8 @@ impl Cache {
         core::mem::size_of::<Self>()
             + PerCpuSlab::<CpuSlab, CpuStats>::BYTES_PER_CPU * percpu::possible_cpus().count()
             + self.nodes.len()
-                * (core::mem::size_of::<NodeSlabs>() + core::mem::size_of::<IrqSpinLock<NodeLists>>())
+                * (core::mem::size_of::<NodeSlabs>()
+                    + core::mem::size_of::<IrqSpinLock<NodeLists>>())
     }
 
     fn stat_local(&self, s: Stat) {
@@ -464,7 +469,12 @@ impl Cache {
 
     /// Reports a finding once per kind (SLUB's `slab_bug` + details) and
     /// counts it always.
-    fn report(&self, kind: Report, mem: Option<(SlabMem, usize)>, detail: core::fmt::Arguments<'_>) {
+    fn report(
+        &self,
+        kind: Report,
+        mem: Option<(SlabMem, usize)>,
+        detail: core::fmt::Arguments<'_>,
+    ) {
         self.corruptions.fetch_add(1, Ordering::Relaxed);
         if self.warned[kind as usize].swap(true, Ordering::Relaxed) {
             return;
@@ -478,7 +488,8 @@ impl Cache {
             if let Some(t) = self.layout.track_offset() {
                 let obj = self.obj_start(off);
                 self.read_track(&mem, obj + t).print(c_str!("Allocated"));
-                self.read_track(&mem, obj + t + TRACK_SIZE).print(c_str!("Freed"));
+                self.read_track(&mem, obj + t + TRACK_SIZE)
+                    .print(c_str!("Freed"));
             }
         }
     }
@@ -514,7 +525,13 @@ impl Cache {
     /// A new slab from rkmem's pages, its objects linked in address order
     /// (and constructed): `state` is its initial state. Interrupts as the
     /// caller's gfp allows.
-    fn new_slab(&self, rk: &Rkmem, req: &ObjReq, local: usize, state: SlabState) -> Option<(SlabPage, usize)> {
+    fn new_slab(
+        &self,
+        rk: &Rkmem,
+        req: &ObjReq,
+        local: usize,
+        state: SlabState,
+    ) -> Option<(SlabPage, usize)> {
         let node = req.node.unwrap_or(local);
         let pages = AllocRequest {
             placement: Placement {
@@ -749,13 +766,23 @@ impl Cache {
                 let word = slab.state();
                 let mut old = word.load(Ordering::Acquire);
                 loop {
-                    let Some(s) = SlabState::unpack(old) else { break };
+                    let Some(s) = SlabState::unpack(old) else {
+                        break;
+                    };
                     let new = if s.head.is_some() {
                         s.take_all(self.nr).0
                     } else {
-                        SlabState { place: Place::Full, ..s }
+                        SlabState {
+                            place: Place::Full,
+                            ..s
+                        }
                     };
-                    match word.compare_exchange(old, new.pack(), Ordering::AcqRel, Ordering::Acquire) {
+                    match word.compare_exchange(
+                        old,
+                        new.pack(),
+                        Ordering::AcqRel,
+                        Ordering::Acquire,
+                    ) {
                         Ok(_) => {
                             if let Some(h) = s.head {
                                 c.free = h as u32 + 1;
@@ -831,7 +858,10 @@ impl Cache {
             let s = SlabState::unpack(old)?;
             let (new, head) = s.take_all(self.nr);
             let new = if head.is_none() {
-                SlabState { place: Place::Full, ..s }
+                SlabState {
+                    place: Place::Full,
+                    ..s
+                }
             } else {
                 new
             };
@@ -912,7 +942,10 @@ impl Cache {
                 };
                 if let Some(t) = tail {
                     let slot = self.layout.obj_offset(t) + self.layout.offset;
-                    mem.write_word(slot, encode(s.head, (mem.addr() + slot) as u64, self.random));
+                    mem.write_word(
+                        slot,
+                        encode(s.head, (mem.addr() + slot) as u64, self.random),
+                    );
                 }
                 let Some(mut new) = s.deactivate(local_head, count) else {
                     break false;
@@ -947,7 +980,14 @@ impl Cache {
     /// Moves a slab off a CPU's partial list to its node (SLUB's
     /// `__put_partials`): onto the node's list, or back to the buddy if
     /// empty and the node has `min_partial` slabs.
-    fn unfreeze(&self, rk: &Rkmem, slab: SlabPage, node: usize, _c: Option<&mut CpuSlab>, st: Option<&CpuStats>) {
+    fn unfreeze(
+        &self,
+        rk: &Rkmem,
+        slab: SlabPage,
+        node: usize,
+        _c: Option<&mut CpuSlab>,
+        st: Option<&CpuStats>,
+    ) {
         let discard = {
             let mut l = self.node(node).lists.lock();
             let word = slab.state();
@@ -1022,8 +1062,10 @@ impl Cache {
                 }
                 let slot = rel + self.layout.red_left_pad + self.layout.offset;
                 let head = c.free.checked_sub(1).map(|h| h as u16);
-                c.mem
-                    .write_word(slot, encode(head, (c.mem.addr() + slot) as u64, self.random));
+                c.mem.write_word(
+                    slot,
+                    encode(head, (c.mem.addr() + slot) as u64, self.random),
+                );
                 c.free = idx as u32 + 1;
                 st.inc(Stat::FreeFastpath);
                 true
@@ -1055,9 +1097,14 @@ impl Cache {
             if c.active() == Some(at.slab) {
                 let head = c.free.checked_sub(1).map(|h| h as u16);
                 if head == Some(at.idx) {
-                    return self.report(Report::AlreadyFree, Some((at.mem, off)), format_args!("object {:#x}", obj));
+                    return self.report(
+                        Report::AlreadyFree,
+                        Some((at.mem, off)),
+                        format_args!("object {:#x}", obj),
+                    );
                 }
-                at.mem.write_word(slot, encode(head, slot_addr, self.random));
+                at.mem
+                    .write_word(slot, encode(head, slot_addr, self.random));
                 c.free = at.idx as u32 + 1;
                 return;
             }
@@ -1071,13 +1118,18 @@ impl Cache {
                 let (new, t) = match s.free(at.idx, false) {
                     Ok(r) => r,
                     Err(_) => {
-                        return self.report(Report::AlreadyFree, Some((at.mem, off)), format_args!("object {:#x}", obj));
+                        return self.report(
+                            Report::AlreadyFree,
+                            Some((at.mem, off)),
+                            format_args!("object {:#x}", obj),
+                        );
                     }
                 };
                 if t == FreeTransition::EmptiedOnNode {
                     break;
                 }
-                at.mem.write_word(slot, encode(s.head, slot_addr, self.random));
+                at.mem
+                    .write_word(slot, encode(s.head, slot_addr, self.random));
                 match word.compare_exchange(old, new.pack(), Ordering::AcqRel, Ordering::Acquire) {
                     Ok(_) => {
                         if s.place == Place::Cpu {
@@ -1086,7 +1138,9 @@ impl Cache {
                         if t == FreeTransition::ToCpuPartial {
                             c.partial.push_front(at.slab);
                             st.inc(Stat::CpuPartialFree);
-                            if c.partial.len() > self.cpu_partial_slabs.load(Ordering::Relaxed) as usize {
+                            if c.partial.len()
+                                > self.cpu_partial_slabs.load(Ordering::Relaxed) as usize
+                            {
                                 st.inc(Stat::CpuPartialDrain);
                                 self.drain_partial(rk, c, st);
                             }
@@ -1107,7 +1161,11 @@ impl Cache {
                     let (new, t) = match s.free(at.idx, true) {
                         Ok(r) => r,
                         Err(_) => {
-                            self.report(Report::AlreadyFree, Some((at.mem, off)), format_args!("object {:#x}", obj));
+                            self.report(
+                                Report::AlreadyFree,
+                                Some((at.mem, off)),
+                                format_args!("object {:#x}", obj),
+                            );
                             break false;
                         }
                     };
@@ -1118,11 +1176,15 @@ impl Cache {
                     // the node's list.
                     let to_node = t == FreeTransition::ToCpuPartial;
                     let new = if to_node {
-                        SlabState { place: Place::Node, ..new }
+                        SlabState {
+                            place: Place::Node,
+                            ..new
+                        }
                     } else {
                         new
                     };
-                    at.mem.write_word(slot, encode(s.head, slot_addr, self.random));
+                    at.mem
+                        .write_word(slot, encode(s.head, slot_addr, self.random));
                     let packed = if discard { 0 } else { new.pack() };
                     if word
                         .compare_exchange(old, packed, Ordering::AcqRel, Ordering::Acquire)
@@ -1163,7 +1225,8 @@ impl Cache {
                     let off = self.layout.obj_offset(idx);
                     let slot = off + self.layout.offset;
                     let raw = c.mem.read_word(slot);
-                    let Ok(next) = decode(raw, (c.mem.addr() + slot) as u64, self.random, self.nr) else {
+                    let Ok(next) = decode(raw, (c.mem.addr() + slot) as u64, self.random, self.nr)
+                    else {
                         break;
                     };
                     c.free = next.map_or(0, |n| n as u32 + 1);
@@ -1278,7 +1341,11 @@ impl Cache {
                     mem.addr() + at,
                     at,
                     b,
-                    if at == off + l.object_size - 1 { POISON_END } else { POISON_FREE }
+                    if at == off + l.object_size - 1 {
+                        POISON_END
+                    } else {
+                        POISON_FREE
+                    }
                 ),
             );
             return false;
@@ -1339,7 +1406,9 @@ impl Cache {
                         let off = self.layout.obj_offset(idx);
                         // A corrupted free object is never handed out: it
                         // stays counted in use.
-                        if self.check_poison(&mem, off) && self.check_redzones(&mem, off, RED_INACTIVE) {
+                        if self.check_poison(&mem, off)
+                            && self.check_redzones(&mem, off, RED_INACTIVE)
+                        {
                             got = Some(off);
                             break;
                         }
@@ -1444,8 +1513,8 @@ impl Cache {
                 l.partial.push_front(at.slab);
                 l.counts.add();
             }
-            let discard = inuse == 0
-                && l.counts.emptied(true) == crate::logic::slab::EmptySlab::Discard;
+            let discard =
+                inuse == 0 && l.counts.emptied(true) == crate::logic::slab::EmptySlab::Discard;
             if discard {
                 l.partial.remove(at.slab);
                 at.slab.state().store(0, Ordering::Release);
@@ -1473,7 +1542,8 @@ impl Cache {
         if self.debug {
             return;
         }
-        self.cpu.on_each_cpu(&|_, c: &mut CpuSlab, st: &CpuStats| self.flush_cpu(rk, c, st));
+        self.cpu
+            .on_each_cpu(&|_, c: &mut CpuSlab, st: &CpuStats| self.flush_cpu(rk, c, st));
     }
 
     /// A dead CPU's slabs go to their nodes.
@@ -1656,8 +1726,10 @@ impl Cache {
             return Err(EINVAL);
         }
         self.cpu_partial.store(objects, Ordering::Relaxed);
-        self.cpu_partial_slabs
-            .store(cpu_partial_slabs(objects, self.nr as usize), Ordering::Relaxed);
+        self.cpu_partial_slabs.store(
+            cpu_partial_slabs(objects, self.nr as usize),
+            Ordering::Relaxed,
+        );
         Ok(())
     }
 
@@ -1684,7 +1756,10 @@ struct StackStr<const N: usize> {
 
 impl<const N: usize> StackStr<N> {
     fn new() -> Self {
-        StackStr { buf: [0; N], len: 0 }
+        StackStr {
+            buf: [0; N],
+            len: 0,
+        }
     }
 
     fn as_cstr(&self) -> &CStr {
@@ -1712,7 +1787,11 @@ struct BStrDisplay<'a>(&'a [u8]);
 impl core::fmt::Display for BStrDisplay<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         for &b in self.0 {
-            f.write_char(if b.is_ascii_graphic() || b == b' ' { b as char } else { '?' })?;
+            f.write_char(if b.is_ascii_graphic() || b == b' ' {
+                b as char
+            } else {
+                '?'
+            })?;
         }
         Ok(())
     }
@@ -1813,7 +1892,14 @@ impl Slabs {
     }
 
     /// Creates a cache; its id.
-    pub(crate) fn create(&self, name: &[u8], size: usize, align: usize, bits: u32, ctor: Option<Ctor>) -> Result<usize> {
+    pub(crate) fn create(
+        &self,
+        name: &[u8],
+        size: usize,
+        align: usize,
+        bits: u32,
+        ctor: Option<Ctor>,
+    ) -> Result<usize> {
         let bits = bits | self.debug_flags.load(Ordering::Relaxed);
         let random = self.next_random();
         let nr_nodes = self.nr_nodes;
@@ -1830,7 +1916,13 @@ impl Slabs {
     }
 
     /// `kmalloc_node`: a class object, or a compound page chunk above 8 KiB.
-    pub(crate) fn kmalloc(&self, rk: &Rkmem, size: usize, highest: ZoneType, req: &ObjReq) -> Option<usize> {
+    pub(crate) fn kmalloc(
+        &self,
+        rk: &Rkmem,
+        size: usize,
+        highest: ZoneType,
+        req: &ObjReq,
+    ) -> Option<usize> {
         if size <= KMALLOC_MAX_SIZE {
             let cache = self.kmalloc_cache(size)?;
             let o = cache.alloc(rk, req)?;
@@ -1917,7 +2009,8 @@ impl Slabs {
                     .partial
                     .iter()
                     .filter(|s| {
-                        SlabState::unpack(s.state().load(Ordering::Relaxed)).is_some_and(|s| s.inuse == 0)
+                        SlabState::unpack(s.state().load(Ordering::Relaxed))
+                            .is_some_and(|s| s.inuse == 0)
                     })
                     .count()
                     << c.order;
@@ -1943,7 +2036,11 @@ impl Slabs {
         }
         c.shrink(rk, true);
         let live = c.objects_in_use();
-        let slabs: u64 = c.nodes.iter().map(|n| n.nr_slabs.load(Ordering::Relaxed)).sum();
+        let slabs: u64 = c
+            .nodes
+            .iter()
+            .map(|n| n.nr_slabs.load(Ordering::Relaxed))
+            .sum();
         if slabs != 0 {
             c.orphaned.store(true, Ordering::Relaxed);
             pr_err!(
@@ -1984,7 +2081,11 @@ impl Slabs {
         for &id in ids.iter() {
             if let Some(c) = self.caches.get(id) {
                 c.shrink(rk, true);
-                let slabs: u64 = c.nodes.iter().map(|n| n.nr_slabs.load(Ordering::Relaxed)).sum();
+                let slabs: u64 = c
+                    .nodes
+                    .iter()
+                    .map(|n| n.nr_slabs.load(Ordering::Relaxed))
+                    .sum();
                 if slabs != 0 {
                     kept += slabs;
                     pr_warn!(

@@ -493,7 +493,9 @@ impl Drop for Shrinker {
 pub(crate) extern "C" fn rkmem_rust_shrink_count(nid: c_int) -> c_ulong {
     // Empty slabs count too: a scan gives them back first.
     let slab_pages = slab::slabs().map_or(0, |s| s.reclaimable_pages());
-    published().map_or(0, |s| (s.shrink_count(nid as usize) + slab_pages) as c_ulong)
+    published().map_or(0, |s| {
+        (s.shrink_count(nid as usize) + slab_pages) as c_ulong
+    })
 }
 
 /// Shrinker scan: give back up to `nr` pages on `nid`; returns pages freed.

@@ -33,7 +33,13 @@ extern "C" {
     fn rkmem_host_synchronize_rcu();
     fn rkmem_host_slab_bug(cache: *const c_char, what: *const c_char, detail: *const c_char);
     fn rkmem_host_hex_dump(addr: *const c_void, len: usize);
-    fn rkmem_host_print_track(kind: *const c_char, addr: c_ulong, cpu: c_int, pid: c_int, when: c_ulong);
+    fn rkmem_host_print_track(
+        kind: *const c_char,
+        addr: c_ulong,
+        cpu: c_int,
+        pid: c_int,
+        when: c_ulong,
+    );
     fn rkmem_host_track_now(pid: *mut c_int, when: *mut c_ulong);
     fn rkmem_host_init_on_free() -> bool;
     static this_cpu_off: c_ulong;
@@ -175,7 +181,8 @@ impl SlabPage {
     }
 
     fn set_next(&self, n: Option<SlabPage>) {
-        self.field(OFF_NEXT).store(n.map_or(0, |p| p.0 as u64), Ordering::Relaxed)
+        self.field(OFF_NEXT)
+            .store(n.map_or(0, |p| p.0 as u64), Ordering::Relaxed)
     }
 
     fn prev(&self) -> Option<SlabPage> {
@@ -183,7 +190,8 @@ impl SlabPage {
     }
 
     fn set_prev(&self, p: Option<SlabPage>) {
-        self.field(OFF_PREV).store(p.map_or(0, |p| p.0 as u64), Ordering::Relaxed)
+        self.field(OFF_PREV)
+            .store(p.map_or(0, |p| p.0 as u64), Ordering::Relaxed)
     }
 
     /// Clears every field the slab layer used: the page goes back to the
@@ -527,7 +535,11 @@ impl<T: ZeroValid, S: ZeroValid + Sync> PerCpuSlab<T, S> {
             cells: &'a PerCpuSlab<T, S>,
             f: &'a F,
         }
-        extern "C" fn trampoline<T: ZeroValid, S: ZeroValid + Sync, F: Fn(usize, &mut T, &S) + Sync>(
+        extern "C" fn trampoline<
+            T: ZeroValid,
+            S: ZeroValid + Sync,
+            F: Fn(usize, &mut T, &S) + Sync,
+        >(
             info: *mut c_void,
         ) {
             // SAFETY: `info` is the `Ctx` below, alive until every CPU ran.
@@ -562,7 +574,13 @@ impl<T: ZeroValid, S: ZeroValid + Sync> Drop for PerCpuSlab<T, S> {
 /// Logs SLUB's report header for `cache`: the `BUG` line and `detail`.
 pub(crate) fn slab_bug(cache: &CStr, what: &CStr, detail: &CStr) {
     // SAFETY: NUL-terminated strings that outlive the call.
-    unsafe { rkmem_host_slab_bug(cache.as_char_ptr(), what.as_char_ptr(), detail.as_char_ptr()) }
+    unsafe {
+        rkmem_host_slab_bug(
+            cache.as_char_ptr(),
+            what.as_char_ptr(),
+            detail.as_char_ptr(),
+        )
+    }
 }
 
 /// A `SLAB_STORE_USER` record: who last allocated or freed an object.
@@ -688,7 +706,12 @@ impl<T, const N: usize> Registry<T, N> {
     pub(crate) fn insert_at(&self, id: usize, b: KBox<T>) -> Result {
         let slot = self.slots.get(id).ok_or(EINVAL)?;
         let raw = KBox::into_raw(b);
-        match slot.compare_exchange(core::ptr::null_mut(), raw, Ordering::AcqRel, Ordering::Relaxed) {
+        match slot.compare_exchange(
+            core::ptr::null_mut(),
+            raw,
+            Ordering::AcqRel,
+            Ordering::Relaxed,
+        ) {
             Ok(_) => Ok(()),
             Err(_) => {
                 // SAFETY: from `into_raw` just above, never published.
@@ -821,7 +844,9 @@ const ALLOC_NOFAIL: c_uint = 16;
 
 /// The layers and the cache behind a C handle (cache id + 1).
 #[inline]
-fn cache_of(handle: *mut c_void) -> Option<(&'static crate::Rkmem, &'static Slabs, &'static Cache)> {
+fn cache_of(
+    handle: *mut c_void,
+) -> Option<(&'static crate::Rkmem, &'static Slabs, &'static Cache)> {
     let rk = super::published()?;
     let slabs = slabs()?;
     let cache = slabs.caches.get((handle as usize).wrapping_sub(1))?;
@@ -858,7 +883,13 @@ pub(crate) extern "C" fn rkmem_rust_cache_create(
     }
     // SAFETY: the C API takes a NUL-terminated name.
     let name = unsafe { CStr::from_char_ptr(name) };
-    match slabs.create(name.as_bytes(), size as usize, align as usize, flags, Ctor::from_raw(ctor)) {
+    match slabs.create(
+        name.as_bytes(),
+        size as usize,
+        align as usize,
+        flags,
+        Ctor::from_raw(ctor),
+    ) {
         Ok(id) => (id + 1) as *mut c_void,
         Err(_) => core::ptr::null_mut(),
     }
@@ -882,7 +913,11 @@ pub(crate) extern "C" fn rkmem_rust_cache_alloc(
 
 /// Backs `rkmem_cache_free()`.
 #[no_mangle]
-pub(crate) extern "C" fn rkmem_rust_cache_free(cache: *mut c_void, obj: *mut c_void, caller: c_ulong) {
+pub(crate) extern "C" fn rkmem_rust_cache_free(
+    cache: *mut c_void,
+    obj: *mut c_void,
+    caller: c_ulong,
+) {
     if let Some((rk, _, c)) = cache_of(cache) {
         c.free(rk, obj as usize, caller as usize);
     }

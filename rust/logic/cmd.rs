@@ -253,7 +253,6 @@ pub fn parse_test(input: &str) -> Result<TestCmd, CmdError> {
     Ok(cmd)
 }
 
-
 // ------------------------------------------------------------ slab knobs
 
 /// `SLAB_CONSISTENCY_CHECKS`, `SLAB_RED_ZONE`, `SLAB_POISON`,
@@ -369,7 +368,9 @@ pub fn parse_slab_test(input: &str) -> Result<SlabTestCmd<'_>, CmdError> {
     let name = w[1];
     if n < 2
         || name.len() > SLAB_TEST_NAME_MAX
-        || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     {
         return Err(CmdError::Invalid);
     }
@@ -548,11 +549,20 @@ mod tests {
         assert_eq!(parse_knob_number("x", 10), Err(CmdError::Invalid));
         assert_eq!(
             parse_slab_test("create t1 100 0 -\n"),
-            Ok(SlabTestCmd::Create { name: "t1", size: 100, align: 0, flags: 0 })
+            Ok(SlabTestCmd::Create {
+                name: "t1",
+                size: 100,
+                align: 0,
+                flags: 0
+            })
         );
         assert_eq!(
             parse_slab_test("alloc t1 10 1"),
-            Ok(SlabTestCmd::Alloc { name: "t1", count: 10, node: Some(1) })
+            Ok(SlabTestCmd::Alloc {
+                name: "t1",
+                count: 10,
+                node: Some(1)
+            })
         );
         assert_eq!(parse_slab_test("alloc t1 10 99"), Err(CmdError::Range));
         assert_eq!(parse_slab_test("free t1"), Err(CmdError::Invalid));

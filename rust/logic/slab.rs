@@ -1425,7 +1425,11 @@ mod tests {
     fn state_packs_and_rejects() {
         for place in [Place::Cpu, Place::CpuPartial, Place::Node, Place::Full] {
             for head in [None, Some(0), Some(32766)] {
-                let st = SlabState { head, inuse: 77, place };
+                let st = SlabState {
+                    head,
+                    inuse: 77,
+                    place,
+                };
                 assert_eq!(SlabState::unpack(st.pack()), Some(st));
                 assert_ne!(st.pack(), 0);
             }
@@ -1478,13 +1482,14 @@ mod tests {
                     }
                     // A user frees (a remote free: onto the slab's list).
                     1 | 2 => {
-                        let users: Vec<u16> =
-                            (0..nr).filter(|&o| owner[o as usize] == Owner::User).collect();
+                        let users: Vec<u16> = (0..nr)
+                            .filter(|&o| owner[o as usize] == Owner::User)
+                            .collect();
                         if users.is_empty() {
                             continue;
                         }
                         let o = users[(rng.next() % users.len() as u64) as usize];
-                        let locked = rng.next() % 2 == 0;
+                        let locked = rng.next().is_multiple_of(2);
                         let (n, t) = st.free(o, locked).unwrap();
                         if t == FreeTransition::EmptiedOnNode && !locked {
                             assert_eq!(n, st, "unlocked emptying must retry locked");
@@ -1529,7 +1534,10 @@ mod tests {
                 }
             }
             if discarded {
-                assert!(owner.iter().all(|&w| w != Owner::User), "discarded with users");
+                assert!(
+                    owner.iter().all(|&w| w != Owner::User),
+                    "discarded with users"
+                );
             }
             assert!(node.nr_partial() <= node.min_partial + 1);
         }
@@ -1537,9 +1545,17 @@ mod tests {
 
     #[test]
     fn double_free_of_head_or_empty_refused() {
-        let st = SlabState { head: Some(3), inuse: 2, place: Place::Node };
+        let st = SlabState {
+            head: Some(3),
+            inuse: 2,
+            place: Place::Node,
+        };
         assert_eq!(st.free(3, true), Err(FreeError::DoubleFree));
-        let empty = SlabState { head: Some(1), inuse: 0, place: Place::Cpu };
+        let empty = SlabState {
+            head: Some(1),
+            inuse: 0,
+            place: Place::Cpu,
+        };
         assert_eq!(empty.free(2, false), Err(FreeError::DoubleFree));
         assert_eq!(st.deactivate(Some(0), 3), None);
     }
@@ -1549,7 +1565,11 @@ mod tests {
         for size in (8..=MAX_OBJECT_SIZE).step_by(8) {
             let r = reciprocal(size);
             for off in 0..slab_bytes(SLAB_MAX_ORDER) {
-                assert_eq!(index_by_reciprocal(off, r), off / size, "size {size} off {off}");
+                assert_eq!(
+                    index_by_reciprocal(off, r),
+                    off / size,
+                    "size {size} off {off}"
+                );
             }
         }
     }
