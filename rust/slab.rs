@@ -1048,33 +1048,39 @@ impl Cache {
     pub(crate) fn free(&self, rk: &Rkmem, obj: usize, caller: usize) {
         if !self.debug && !self.init_on_free {
             let done = self.cpu.fast(|c, st| {
-                let rel = obj.wrapping_sub(c.mem.addr() + self.layout.red_left_pad);
-                if c.slab == 0 {
-                    return false;
+                let done = self.push_active(c, obj);
+                if done {
+                    st.inc(Stat::FreeFastpath);
                 }
-                if rel >= self.span {
-                    return false;
-                }
-                // `rel / size` without a divide (`obj_to_index`'s reciprocal).
-                let idx = index_by_reciprocal(rel, self.recip);
-                if idx * self.layout.size != rel || c.free == idx as u32 + 1 {
-                    return false;
-                }
-                let slot = rel + self.layout.red_left_pad + self.layout.offset;
-                let head = c.free.checked_sub(1).map(|h| h as u16);
-                c.mem.write_word(
-                    slot,
-                    encode(head, (c.mem.addr() + slot) as u64, self.random),
-                );
-                c.free = idx as u32 + 1;
-                st.inc(Stat::FreeFastpath);
-                true
+                done
             });
             if done {
                 return;
             }
         }
         self.free_slow(rk, obj, caller)
+    }
+
+    /// The free fast path: `obj` goes on the CPU's own list if it is an
+    /// object of the CPU's active slab (and not its last free: that is a
+    /// double free, left to the slow path to report).
+    #[inline]
+    fn push_active(&self, c: &mut CpuSlab, obj: usize) -> bool {
+        let rel = obj.wrapping_sub(c.mem.addr() + self.layout.red_left_pad);
+        if c.slab == 0 || rel >= self.span {
+            return false;
+        }
+        // `rel / size` without a divide (`obj_to_index`'s reciprocal).
+        let idx = index_by_reciprocal(rel, self.recip);
+        if idx * self.layout.size != rel || c.free == idx as u32 + 1 {
+            return false;
+        }
+        let slot = rel + self.layout.red_left_pad + self.layout.offset;
+        let head = c.free.checked_sub(1).map(|h| h as u16);
+        c.mem
+            .write_word(slot, encode(head, (c.mem.addr() + slot) as u64, self.random));
+        c.free = idx as u32 + 1;
+        true
     }
 
     #[cold]
@@ -1264,8 +1270,31 @@ impl Cache {
 
     /// Frees every non-null object of `objs` (`kmem_cache_free_bulk`).
     pub(crate) fn free_bulk(&self, rk: &Rkmem, objs: &[usize], caller: usize) {
-        for &o in objs.iter().filter(|&&o| o != 0) {
-            self.free(rk, o, caller);
+        if self.debug || self.init_on_free {
+            for &o in objs.iter().filter(|&&o| o != 0) {
+                self.free_slow(rk, o, caller);
+            }
+            return;
+        }
+        let mut i = 0;
+        while i < objs.len() {
+            // One interrupts-off section for a run of objects of the
+            // active slab; the first other one takes the slow path.
+            i += self.cpu.fast(|c, st| {
+                let mut n = 0;
+                for &o in &objs[i..] {
+                    if o != 0 && !self.push_active(c, o) {
+                        break;
+                    }
+                    n += 1;
+                }
+                st.add(Stat::FreeFastpath, n as u64);
+                n
+            });
+            if let Some(&o) = objs.get(i) {
+                self.free_slow(rk, o, caller);
+                i += 1;
+            }
         }
     }
 
