@@ -461,8 +461,9 @@ impl Cache {
                     + core::mem::size_of::<IrqSpinLock<NodeLists>>())
     }
 
-    fn stat_local(&self, s: Stat) {
-        self.cpu.local(|_, _, st| st.inc(s));
+    /// Counts `s` on this CPU.
+    fn count(&self, s: Stat) {
+        self.cpu.fast(|_, st| st.inc(s));
     }
 
     // ---------------------------------------------------------- reports
@@ -1098,123 +1099,125 @@ impl Cache {
         }
         let slot = off + self.layout.offset;
         let slot_addr = (at.mem.addr() + slot) as u64;
-        self.cpu.local(|_, c, st| {
+        // The fast path leaves a free of the CPU's last freed object here:
+        // a double free.
+        let stored = at.slab.stored();
+        let again = self.cpu.fast(|c, st| {
             st.inc(Stat::FreeSlowpath);
-            if c.active() == Some(at.slab) {
-                let head = c.free.checked_sub(1).map(|h| h as u16);
-                if head == Some(at.idx) {
+            c.slab == stored && c.free == at.idx as u32 + 1
+        });
+        if again {
+            return self.report(
+                Report::AlreadyFree,
+                Some((at.mem, off)),
+                format_args!("object {:#x}", obj),
+            );
+        }
+        // Onto the slab's own list with a compare-and-swap, interrupts on
+        // (`__slab_free`); the node lock only if the free may empty a
+        // listed slab.
+        let word = at.slab.state();
+        let mut old = word.load(Ordering::Acquire);
+        loop {
+            let Some(s) = SlabState::unpack(old) else {
+                return self.report(Report::NotSlab, None, format_args!("object {:#x}", obj));
+            };
+            let (new, t) = match s.free(at.idx, false) {
+                Ok(r) => r,
+                Err(_) => {
                     return self.report(
                         Report::AlreadyFree,
                         Some((at.mem, off)),
                         format_args!("object {:#x}", obj),
                     );
                 }
-                at.mem
-                    .write_word(slot, encode(head, slot_addr, self.random));
-                c.free = at.idx as u32 + 1;
-                return;
+            };
+            if t == FreeTransition::EmptiedOnNode {
+                break;
             }
-            let word = at.slab.state();
-            let mut old = word.load(Ordering::Acquire);
-            // Without the node lock, unless the free may empty a listed slab.
-            loop {
-                let Some(s) = SlabState::unpack(old) else {
-                    return self.report(Report::NotSlab, None, format_args!("object {:#x}", obj));
-                };
-                let (new, t) = match s.free(at.idx, false) {
-                    Ok(r) => r,
-                    Err(_) => {
-                        return self.report(
-                            Report::AlreadyFree,
-                            Some((at.mem, off)),
-                            format_args!("object {:#x}", obj),
-                        );
+            at.mem
+                .write_word(slot, encode(s.head, slot_addr, self.random));
+            match word.compare_exchange(old, new.pack(), Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => {
+                    if s.place == Place::Cpu {
+                        self.count(Stat::FreeFrozen);
                     }
-                };
-                if t == FreeTransition::EmptiedOnNode {
-                    break;
-                }
-                at.mem
-                    .write_word(slot, encode(s.head, slot_addr, self.random));
-                match word.compare_exchange(old, new.pack(), Ordering::AcqRel, Ordering::Acquire) {
-                    Ok(_) => {
-                        if s.place == Place::Cpu {
-                            st.inc(Stat::FreeFrozen);
-                        }
-                        if t == FreeTransition::ToCpuPartial {
+                    if t == FreeTransition::ToCpuPartial {
+                        // Ours now (`CpuPartial`, on no list yet): onto
+                        // whichever CPU we run on.
+                        self.cpu.local(|_, c, st| {
                             c.partial.push_front(at.slab);
                             st.inc(Stat::CpuPartialFree);
-                            if c.partial.len()
-                                > self.cpu_partial_slabs.load(Ordering::Relaxed) as usize
-                            {
+                            if c.partial.len() > self.cpu_partial_slabs.load(Ordering::Relaxed) as usize {
                                 st.inc(Stat::CpuPartialDrain);
                                 self.drain_partial(rk, c, st);
                             }
                             st.publish(c);
-                        }
-                        return;
+                        });
                     }
-                    Err(now) => old = now,
+                    return;
                 }
+                Err(now) => old = now,
             }
-            let discard = {
-                let mut l = self.node(at.node).lists.lock();
-                old = word.load(Ordering::Acquire);
-                loop {
-                    let Some(s) = SlabState::unpack(old) else {
+        }
+        let discard = {
+            let mut l = self.node(at.node).lists.lock();
+            old = word.load(Ordering::Acquire);
+            loop {
+                let Some(s) = SlabState::unpack(old) else {
+                    break false;
+                };
+                let (new, t) = match s.free(at.idx, true) {
+                    Ok(r) => r,
+                    Err(_) => {
+                        self.report(
+                            Report::AlreadyFree,
+                            Some((at.mem, off)),
+                            format_args!("object {:#x}", obj),
+                        );
                         break false;
-                    };
-                    let (new, t) = match s.free(at.idx, true) {
-                        Ok(r) => r,
-                        Err(_) => {
-                            self.report(
-                                Report::AlreadyFree,
-                                Some((at.mem, off)),
-                                format_args!("object {:#x}", obj),
-                            );
-                            break false;
-                        }
-                    };
-                    let mut counts = l.counts;
-                    let discard = t == FreeTransition::EmptiedOnNode
-                        && counts.emptied(true) == crate::logic::slab::EmptySlab::Discard;
-                    // Full meanwhile: under the lock it goes straight to
-                    // the node's list.
-                    let to_node = t == FreeTransition::ToCpuPartial;
-                    let new = if to_node {
-                        SlabState {
-                            place: Place::Node,
-                            ..new
-                        }
-                    } else {
-                        new
-                    };
-                    at.mem
-                        .write_word(slot, encode(s.head, slot_addr, self.random));
-                    let packed = if discard { 0 } else { new.pack() };
-                    if word
-                        .compare_exchange(old, packed, Ordering::AcqRel, Ordering::Acquire)
-                        .map_err(|now| old = now)
-                        .is_ok()
-                    {
-                        if to_node {
-                            l.counts.add();
-                            l.partial.push_front(at.slab);
-                            st.inc(Stat::FreeAddPartial);
-                        }
-                        if discard {
-                            l.counts = counts;
-                            l.partial.remove(at.slab);
-                            st.inc(Stat::FreeRemovePartial);
-                        }
-                        break discard;
                     }
+                };
+                let mut counts = l.counts;
+                let discard = t == FreeTransition::EmptiedOnNode
+                    && counts.emptied(true) == crate::logic::slab::EmptySlab::Discard;
+                // Full meanwhile: under the lock it goes straight to the
+                // node's list.
+                let to_node = t == FreeTransition::ToCpuPartial;
+                let new = if to_node {
+                    SlabState {
+                        place: Place::Node,
+                        ..new
+                    }
+                } else {
+                    new
+                };
+                at.mem
+                    .write_word(slot, encode(s.head, slot_addr, self.random));
+                let packed = if discard { 0 } else { new.pack() };
+                if word
+                    .compare_exchange(old, packed, Ordering::AcqRel, Ordering::Acquire)
+                    .map_err(|now| old = now)
+                    .is_ok()
+                {
+                    if to_node {
+                        l.counts.add();
+                        l.partial.push_front(at.slab);
+                        self.count(Stat::FreeAddPartial);
+                    }
+                    if discard {
+                        l.counts = counts;
+                        l.partial.remove(at.slab);
+                        self.count(Stat::FreeRemovePartial);
+                    }
+                    break discard;
                 }
-            };
-            if discard {
-                self.discard(rk, at.slab, Some(st));
             }
-        })
+        };
+        if discard {
+            self.discard(rk, at.slab, None);
+            self.count(Stat::FreeSlab);
+        }
     }
 
     // ------------------------------------------------------------ bulk
@@ -1412,7 +1415,7 @@ impl Cache {
             let mut l = self.node(node).lists.lock();
             l.partial.push_front(slab);
             l.counts.add();
-            self.stat_local(Stat::AllocSlab);
+            self.count(Stat::AllocSlab);
         }
         None
     }
@@ -1559,7 +1562,7 @@ impl Cache {
         };
         if discard {
             self.discard(rk, at.slab, None);
-            self.stat_local(Stat::FreeSlab);
+            self.count(Stat::FreeSlab);
         }
     }
 
