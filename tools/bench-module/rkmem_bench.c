@@ -1,16 +1,24 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * rkmem_bench: rkmem's page allocator against the host's, through the calls
- * a client makes: rkmem_alloc_pages()/rkmem_free_pages() against
- * alloc_pages_node()/__free_pages(), same gfp (GFP_KERNEL), same node (the
- * CPU's own), same loops. insmod runs every case and logs one line per
- * result, which tools/bench turns into a table; rmmod unloads it.
+ * rkmem_bench: rkmem against the host's allocators, through the calls a
+ * client makes, same flags, same sizes, same loops:
+ *   pages    rkmem_alloc_pages()/rkmem_free_pages() against
+ *            alloc_pages_node()/__free_pages(), GFP_KERNEL, the CPU's node
+ *   objects  rkmem_cache_alloc()/_free()/_alloc_bulk()/_free_bulk() against
+ *            kmem_cache_alloc()/... of the host's SLUB, on a cache of each
+ *            side made with the same size, align (0) and flags (0);
+ *            rkmem_kmalloc()/rkmem_kfree() against kmalloc()/kfree() with
+ *            the same constant size; GFP_KERNEL
+ * insmod runs every case and logs one line per result, which tools/bench
+ * turns into a table; the object caches stay, holding `hold` rkmem objects,
+ * until rmmod, so that tools/bench can read their debugfs metadata.
  *
  * Every case runs in kthreads bound to CPUs, started together by a spinning
  * barrier, and timed with ktime_get_ns() around one whole batch. A case is
- * one untimed warm-up round, then `rounds` rounds of one measurement per
- * variant (rkmem, host; for scaling also 1 CPU, all CPUs) in an order that
- * flips every round; the lines report medians. Cases:
+ * one untimed warm-up round (which also warms the caches), then `rounds`
+ * rounds of one measurement per variant (rkmem, host; for scaling also 1
+ * CPU, all CPUs) in an order that flips every round; the lines report
+ * medians. Cases (the `cases` parameter names them):
  *
  *   single   alloc+free pairs on the first online CPU, orders 0-3, 9, 10
  *   batch    on that CPU, `batch` allocations then their `batch` frees
@@ -22,6 +30,19 @@
  *            through a lock-free single-producer single-consumer ring to
  *            the second, which frees them; ns per page from the first start
  *            to the last free
+ *   cache    object alloc+free pairs, 64 and 256 bytes, on one CPU and on
+ *            every online CPU at once (one cache shared, as clients do);
+ *            per pair, and the scaling as for pages
+ *   bulk     alloc_bulk of `bulk` objects then free_bulk of them, 64 and
+ *            256 bytes, one CPU; per object. 64 times per measurement one
+ *            more object is allocated and kept to its end, so that the
+ *            batch walks through the positions in a slab (run_obj_bulk())
+ *   kmalloc  kmalloc+kfree pairs of 64 and 1024 bytes, one CPU
+ *   xcpu     cross-CPU frees, 64 and 256 bytes: the first online CPU
+ *            allocates `xbatch` objects one by one, hands the batch to the
+ *            second, which frees them one by one, and waits for that before
+ *            the next batch; each side times only its own batches. Per
+ *            object: the free side (ratio) and alloc + free side (pair)
  *
  * Result lines (ns with one decimal, ratio = rkmem / host with three):
  *   rkmem_bench: start rounds=R scale=S batch=K cpus=C nodes=N
@@ -30,9 +51,17 @@
  *   rkmem_bench: scaling order=O cpus=C count=N rkmem_1cpu_ns=A host_1cpu_ns=B
  *                rkmem_ns=X host_ns=Y ratio=Z rkmem_scaling=S host_scaling=T
  *   rkmem_bench: remote order=0 count=N rkmem_ns=X host_ns=Y ratio=Z
+ *   rkmem_bench: cache size=B count=N rkmem_ns=X host_ns=Y ratio=Z
+ *   rkmem_bench: cache_scaling size=B cpus=C count=N (then as scaling)
+ *   rkmem_bench: bulk size=B nr=K count=N rkmem_ns=X host_ns=Y ratio=Z
+ *   rkmem_bench: kmalloc size=B count=N rkmem_ns=X host_ns=Y ratio=Z
+ *   rkmem_bench: xcpu size=B batch=K count=N rkmem_ns=X host_ns=Y ratio=Z
+ *                rkmem_pair_ns=A host_pair_ns=B pair_ratio=P
+ *   rkmem_bench: hold cache=NAME objects=N
  *   rkmem_bench: done errors=E
- * (a scaling line is one line). A failed allocation ends that order of that
- * case with "rkmem_bench: error: ..." (every page is freed) and the bench
+ * (a scaling or xcpu line is one line; count: pairs, calls or batches per
+ * CPU). A failed allocation ends that size or order of that case with
+ * "rkmem_bench: error: ..." (every page and object is freed) and the bench
  * goes on; done counts them. insmod fails only on bad parameters.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -58,6 +87,9 @@
 
 #define MAX_ROUNDS 31
 #define MAX_BATCH 512
+#define MAX_BULK 64
+#define MAX_XBATCH 1024
+#define MAX_HOLD 1000000
 #define RING_SIZE 256 /* a power of two */
 
 static unsigned int rounds = 7;
@@ -72,12 +104,29 @@ static unsigned int batch = 64;
 module_param(batch, uint, 0444);
 MODULE_PARM_DESC(batch, "pages allocated before freeing in the batch case, 1-512 (default 64)");
 
-static char *cases = "single,batch,scaling,remote";
-module_param(cases, charp, 0444);
-MODULE_PARM_DESC(cases, "comma-separated subset of single,batch,scaling,remote");
+static unsigned int bulk = 16;
+module_param(bulk, uint, 0444);
+MODULE_PARM_DESC(bulk, "objects per alloc_bulk/free_bulk call in the bulk case, 1-64 (default 16)");
 
-enum bench_kind { KIND_PAIRS, KIND_BATCH, KIND_REMOTE };
-static const char * const kind_name[] = { "pairs", "batch", "remote" };
+static unsigned int xbatch = 256;
+module_param(xbatch, uint, 0444);
+MODULE_PARM_DESC(xbatch, "objects per batch handed from CPU to CPU in the xcpu case, 1-1024 (default 256)");
+
+static unsigned int hold = 10000;
+module_param(hold, uint, 0444);
+MODULE_PARM_DESC(hold, "objects of each rkmem bench cache held until rmmod, for the metadata report (default 10000)");
+
+static char *cases = "single,batch,scaling,remote,cache,bulk,kmalloc,xcpu";
+module_param(cases, charp, 0444);
+MODULE_PARM_DESC(cases, "comma-separated subset of single,batch,scaling,remote,cache,bulk,kmalloc,xcpu");
+
+enum bench_kind {
+	KIND_PAIRS, KIND_BATCH, KIND_REMOTE,
+	KIND_OBJ_PAIRS, KIND_OBJ_BULK, KIND_KMALLOC, KIND_OBJ_XCPU,
+};
+static const char * const kind_name[] = {
+	"pairs", "batch", "remote", "cache", "bulk", "kmalloc", "xcpu",
+};
 
 /* The remote case's ring: head written by the producer, tail by the consumer. */
 struct bench_ring {
@@ -87,11 +136,36 @@ struct bench_ring {
 	struct page *slot[RING_SIZE] ____cacheline_aligned_in_smp;
 };
 
+/*
+ * The xcpu case's hand-over: the allocating CPU fills obj[] and publishes
+ * the batch count in filled, the freeing CPU empties it and publishes freed.
+ */
+struct bench_xfer {
+	unsigned long filled ____cacheline_aligned_in_smp;
+	bool stop;
+	unsigned long freed ____cacheline_aligned_in_smp;
+	void *obj[MAX_XBATCH] ____cacheline_aligned_in_smp;
+};
+
+/* A cache of each side with the same object size, align and flags. */
+struct bench_cache {
+	unsigned int size;
+	struct rkmem_cache *rk;
+	struct kmem_cache *host;
+	char name[32];
+	void **held;		/* rkmem objects held until rmmod */
+	unsigned int nr_held;
+};
+
+static struct bench_cache caches[] = { { .size = 64 }, { .size = 256 } };
+
 struct bench_job {
 	bool rk;
 	enum bench_kind kind;
-	unsigned int order;
-	unsigned long count;	/* pairs, batches or pages per worker */
+	unsigned int order;	/* pages */
+	unsigned int size;	/* objects: bytes */
+	struct bench_cache *cache;
+	unsigned long count;	/* pairs, batches, calls or pages per worker */
 	unsigned int nr;	/* workers */
 	atomic_t arrived;
 };
@@ -103,11 +177,13 @@ struct bench_worker {
 	unsigned int cpu;
 	unsigned int index;
 	u64 start, end;
+	u64 busy;		/* xcpu: ns spent in this worker's own batches */
 	int err;
 };
 
 static struct bench_worker *workers;	/* nr_cpu_ids of them */
 static struct bench_ring *ring;
+static struct bench_xfer *xfer;
 static unsigned int *all_cpus;		/* the online CPUs, in order */
 static unsigned int nr_cpus;
 static int errors;
@@ -125,6 +201,21 @@ static __always_inline void bench_free(bool rk, struct page *page, unsigned int 
 		rkmem_free_pages(page, order);
 	else
 		__free_pages(page, order);
+}
+
+static __always_inline void *obj_alloc(bool rk, const struct bench_cache *c)
+{
+	if (rk)
+		return rkmem_cache_alloc(c->rk, GFP_KERNEL);
+	return kmem_cache_alloc(c->host, GFP_KERNEL);
+}
+
+static __always_inline void obj_free(bool rk, const struct bench_cache *c, void *obj)
+{
+	if (rk)
+		rkmem_cache_free(c->rk, obj);
+	else
+		kmem_cache_free(c->host, obj);
 }
 
 static __always_inline int run_pairs(bool rk, const struct bench_job *job, int nid)
@@ -221,7 +312,160 @@ static __always_inline int run_consume(bool rk)
 	}
 }
 
-static __always_inline int run_kind(bool rk, struct bench_worker *w, struct page **pages)
+static __always_inline int run_obj_pairs(bool rk, const struct bench_job *job)
+{
+	const struct bench_cache *c = job->cache;
+	unsigned long i;
+	void *obj;
+
+	for (i = 0; i < job->count; i++) {
+		obj = obj_alloc(rk, c);
+		if (unlikely(!obj))
+			return -ENOMEM;
+		obj_free(rk, c, obj);
+		if ((i & 255) == 255)
+			cond_resched();
+	}
+	return 0;
+}
+
+/*
+ * Where the 16 objects fall in a slab decides how often a call crosses into
+ * another slab, and stays put for a whole run of calls (a freed batch is the
+ * next one allocated): so one single object more is taken, and kept until
+ * the end, every count/BULK_SHIFTS calls, which walks the batch through the
+ * slab's positions in every measurement, the same on both sides.
+ */
+#define BULK_SHIFTS 64
+
+static __always_inline int run_obj_bulk(bool rk, const struct bench_job *job, void **p)
+{
+	const struct bench_cache *c = job->cache;
+	unsigned long i, every = max(job->count / BULK_SHIFTS, 1UL);
+	unsigned int n = bulk, kept = 0;
+	void **extra = p + n;
+	int got, err = 0;
+
+	for (i = 0; i < job->count; i++) {
+		if (rk)
+			got = rkmem_cache_alloc_bulk(c->rk, GFP_KERNEL, n, p);
+		else
+			got = kmem_cache_alloc_bulk(c->host, GFP_KERNEL, n, p);
+		/* Both are all or nothing. */
+		if (unlikely(got != n)) {
+			err = -ENOMEM;
+			break;
+		}
+		if (rk)
+			rkmem_cache_free_bulk(c->rk, n, p);
+		else
+			kmem_cache_free_bulk(c->host, n, p);
+		if (i % every == every - 1 && kept < BULK_SHIFTS) {
+			extra[kept] = obj_alloc(rk, c);
+			if (unlikely(!extra[kept])) {
+				err = -ENOMEM;
+				break;
+			}
+			kept++;
+		}
+		if ((i & 15) == 15)
+			cond_resched();
+	}
+	while (kept)
+		obj_free(rk, c, extra[--kept]);
+	return err;
+}
+
+/* @size is a constant here: the host's kmalloc() picks its cache at build time, as in clients. */
+static __always_inline int kmalloc_pairs(bool rk, unsigned long count, size_t size)
+{
+	unsigned long i;
+	void *obj;
+
+	for (i = 0; i < count; i++) {
+		obj = rk ? rkmem_kmalloc(size, GFP_KERNEL) : kmalloc(size, GFP_KERNEL);
+		if (unlikely(!obj))
+			return -ENOMEM;
+		if (rk)
+			rkmem_kfree(obj);
+		else
+			kfree(obj);
+		if ((i & 255) == 255)
+			cond_resched();
+	}
+	return 0;
+}
+
+static __always_inline int run_kmalloc(bool rk, const struct bench_job *job)
+{
+	switch (job->size) {
+	case 64:
+		return kmalloc_pairs(rk, job->count, 64);
+	case 1024:
+		return kmalloc_pairs(rk, job->count, 1024);
+	}
+	return -EINVAL;
+}
+
+/* xcpu, first CPU: allocate a batch, hand it over, wait until it is freed. */
+static __always_inline int run_xalloc(bool rk, struct bench_worker *w)
+{
+	const struct bench_job *job = w->job;
+	const struct bench_cache *c = job->cache;
+	unsigned int k, n = xbatch;
+	unsigned long i;
+	u64 t;
+
+	for (i = 0; i < job->count; i++) {
+		t = ktime_get_ns();
+		for (k = 0; k < n; k++) {
+			xfer->obj[k] = obj_alloc(rk, c);
+			if (unlikely(!xfer->obj[k])) {
+				while (k--)
+					obj_free(rk, c, xfer->obj[k]);
+				/* filled stays i: the freeing CPU sees stop and ends. */
+				WRITE_ONCE(xfer->stop, true);
+				return -ENOMEM;
+			}
+		}
+		w->busy += ktime_get_ns() - t;
+		/* Publishes obj[] to the freeing CPU's acquire of filled. */
+		smp_store_release(&xfer->filled, i + 1);
+		/* Pairs with its release of freed: obj[] may be refilled. */
+		while (smp_load_acquire(&xfer->freed) != i + 1)
+			ring_wait();
+	}
+	return 0;
+}
+
+/* xcpu, second CPU: free each batch handed over, one object at a time. */
+static __always_inline int run_xfree(bool rk, struct bench_worker *w)
+{
+	const struct bench_job *job = w->job;
+	const struct bench_cache *c = job->cache;
+	unsigned int k, n = xbatch;
+	unsigned long i;
+	u64 t;
+
+	for (i = 0; i < job->count; i++) {
+		/* Pairs with the release of filled: obj[] holds batch i. */
+		while (smp_load_acquire(&xfer->filled) != i + 1) {
+			/* Set on an allocation failure only, with no batch i to come. */
+			if (READ_ONCE(xfer->stop))
+				return 0;
+			ring_wait();
+		}
+		t = ktime_get_ns();
+		for (k = 0; k < n; k++)
+			obj_free(rk, c, xfer->obj[k]);
+		w->busy += ktime_get_ns() - t;
+		/* obj[] has been read: the allocating CPU may refill it. */
+		smp_store_release(&xfer->freed, i + 1);
+	}
+	return 0;
+}
+
+static __always_inline int run_kind(bool rk, struct bench_worker *w, void *scratch)
 {
 	const struct bench_job *job = w->job;
 	int nid = cpu_to_node(w->cpu);
@@ -230,33 +474,43 @@ static __always_inline int run_kind(bool rk, struct bench_worker *w, struct page
 	case KIND_PAIRS:
 		return run_pairs(rk, job, nid);
 	case KIND_BATCH:
-		return run_batch(rk, job, nid, pages);
+		return run_batch(rk, job, nid, scratch);
 	case KIND_REMOTE:
 		return w->index == 0 ? run_produce(rk, job, nid) : run_consume(rk);
+	case KIND_OBJ_PAIRS:
+		return run_obj_pairs(rk, job);
+	case KIND_OBJ_BULK:
+		return run_obj_bulk(rk, job, scratch);
+	case KIND_KMALLOC:
+		return run_kmalloc(rk, job);
+	case KIND_OBJ_XCPU:
+		return w->index == 0 ? run_xalloc(rk, w) : run_xfree(rk, w);
 	}
 	return -EINVAL;
 }
 
 /* The two allocators get the very same code, each with direct calls. */
-static noinline int run_rkmem(struct bench_worker *w, struct page **pages)
+static noinline int run_rkmem(struct bench_worker *w, void *scratch)
 {
-	return run_kind(true, w, pages);
+	return run_kind(true, w, scratch);
 }
 
-static noinline int run_host(struct bench_worker *w, struct page **pages)
+static noinline int run_host(struct bench_worker *w, void *scratch)
 {
-	return run_kind(false, w, pages);
+	return run_kind(false, w, scratch);
 }
 
 static int bench_thread(void *arg)
 {
 	struct bench_worker *w = arg;
 	struct bench_job *job = w->job;
-	struct page **pages = NULL;
+	void *scratch = NULL;
 
-	if (job->kind == KIND_BATCH) {
-		pages = kmalloc_array(batch, sizeof(*pages), GFP_KERNEL);
-		if (!pages)
+	if (job->kind == KIND_BATCH || job->kind == KIND_OBJ_BULK) {
+		/* bulk: the batch, then the objects run_obj_bulk() keeps */
+		scratch = kmalloc_array(job->kind == KIND_BATCH ? batch : bulk + BULK_SHIFTS,
+					sizeof(void *), GFP_KERNEL);
+		if (!scratch)
 			w->err = -ENOMEM;
 	}
 	/* Start together: every worker runs on its own CPU. */
@@ -267,32 +521,40 @@ static int bench_thread(void *arg)
 	}
 	w->start = ktime_get_ns();
 	if (!w->err)
-		w->err = job->rk ? run_rkmem(w, pages) : run_host(w, pages);
+		w->err = job->rk ? run_rkmem(w, scratch) : run_host(w, scratch);
 	w->end = ktime_get_ns();
-	kfree(pages);
+	kfree(scratch);
 	kthread_complete_and_exit(&w->done, 0);
 }
 
-/*
- * One timed job on cpus[0..nr-1]; *span: ns from the first worker's start to
- * the last worker's end.
- */
-static int measure(bool rk, enum bench_kind kind, unsigned int order, unsigned long count,
-		   const unsigned int *cpus, unsigned int nr, u64 *span)
+/* What one timed job measured. */
+struct bench_result {
+	u64 span;	/* ns from the first worker's start to the last worker's end */
+	u64 busy[2];	/* xcpu: ns in the first and the second worker's own batches */
+};
+
+/* One timed job like @tmpl (its rk and nr aside) on cpus[0..nr-1]. */
+static int measure(const struct bench_job *tmpl, bool rk, const unsigned int *cpus,
+		   unsigned int nr, struct bench_result *res)
 {
-	struct bench_job job = {
-		.rk = rk, .kind = kind, .order = order, .count = count, .nr = nr,
-	};
+	struct bench_job job = *tmpl;
 	u64 first = U64_MAX, last = 0;
 	struct bench_worker *w;
 	unsigned int i;
 	int err = 0;
 
+	job.rk = rk;
+	job.nr = nr;
 	atomic_set(&job.arrived, 0);
-	if (kind == KIND_REMOTE) {
+	if (job.kind == KIND_REMOTE) {
 		ring->head = 0;
 		ring->tail = 0;
 		ring->done = false;
+	}
+	if (job.kind == KIND_OBJ_XCPU) {
+		xfer->filled = 0;
+		xfer->freed = 0;
+		xfer->stop = false;
 	}
 	for (i = 0; i < nr; i++) {
 		w = &workers[i];
@@ -300,6 +562,7 @@ static int measure(bool rk, enum bench_kind kind, unsigned int order, unsigned l
 		w->cpu = cpus[i];
 		w->index = i;
 		w->err = 0;
+		w->busy = 0;
 		init_completion(&w->done);
 		w->task = kthread_create(bench_thread, w, "rkmem_bench/%u", cpus[i]);
 		if (IS_ERR(w->task)) {
@@ -321,7 +584,9 @@ static int measure(bool rk, enum bench_kind kind, unsigned int order, unsigned l
 		if (w->err && !err)
 			err = w->err;
 	}
-	*span = last - first;
+	res->span = last - first;
+	res->busy[0] = workers[0].busy;
+	res->busy[1] = nr > 1 ? workers[1].busy : 0;
 	return err;
 }
 
@@ -355,9 +620,18 @@ static unsigned long scaled(unsigned long count)
 	return max(count * scale / 100, 1UL);
 }
 
+/* Whether @name is one of the comma-separated words of cases. */
 static bool want(const char *name)
 {
-	return strstr(cases, name);
+	size_t len = strlen(name);
+	const char *p = cases;
+
+	while ((p = strstr(p, name))) {
+		if ((p == cases || p[-1] == ',') && (p[len] == ',' || !p[len]))
+			return true;
+		p += len;
+	}
+	return false;
 }
 
 /* One side of a comparison: which allocator, on how many CPUs. */
@@ -369,16 +643,17 @@ struct variant {
 /*
  * Interleaved rounds of one kind of job, one measurement per variant per
  * round, in order on even rounds and in reverse on odd ones (round -1 is the
- * untimed warm-up); the medians of the spans go to med[].
+ * untimed warm-up); the medians go to med[]: of the spans, or for xcpu of the
+ * free side's time, whose alloc + free time's medians go to pair[].
  */
-static int compare_variants(enum bench_kind kind, unsigned int order, unsigned long count,
-			    const struct variant *v, unsigned int nv, u64 *med)
+static int compare_variants(const struct bench_job *tmpl, const struct variant *v,
+			    unsigned int nv, u64 *med, u64 *pair)
 {
 	/* init runs one comparison at a time */
-	static u64 spans[4][MAX_ROUNDS];
+	static u64 spans[4][MAX_ROUNDS], pairs[4][MAX_ROUNDS];
+	struct bench_result res;
 	unsigned int i, k;
 	int r, err;
-	u64 t;
 
 	if (WARN_ON(nv > ARRAY_SIZE(spans)))
 		return -EINVAL;
@@ -386,32 +661,37 @@ static int compare_variants(enum bench_kind kind, unsigned int order, unsigned l
 	for (r = -1; r < (int)rounds; r++) {
 		for (i = 0; i < nv; i++) {
 			k = r % 2 ? nv - 1 - i : i;
-			err = measure(v[k].rk, kind, order, count, all_cpus, v[k].nr, &t);
+			err = measure(tmpl, v[k].rk, all_cpus, v[k].nr, &res);
 			if (err) {
-				pr_err("error: %s order=%u cpus=%u %s: %d\n", kind_name[kind], order,
-				       v[k].nr, v[k].rk ? "rkmem" : "host", err);
+				pr_err("error: %s order=%u size=%u cpus=%u %s: %d\n",
+				       kind_name[tmpl->kind], tmpl->order, tmpl->size, v[k].nr,
+				       v[k].rk ? "rkmem" : "host", err);
 				errors++;
 				return err;
 			}
-			if (r >= 0)
-				spans[k][r] = t;
+			if (r >= 0) {
+				spans[k][r] = tmpl->kind == KIND_OBJ_XCPU ? res.busy[1] : res.span;
+				pairs[k][r] = res.busy[0] + res.busy[1];
+			}
 			cond_resched();
 		}
 	}
-	for (k = 0; k < nv; k++)
+	for (k = 0; k < nv; k++) {
 		med[k] = median(spans[k]);
+		if (pair)
+			pair[k] = median(pairs[k]);
+	}
 	return 0;
 }
 
 /* rkmem and the host on the first nr online CPUs: medians to *rk and *host. */
-static int compare(enum bench_kind kind, unsigned int order, unsigned long count,
-		   unsigned int nr, u64 *rk, u64 *host)
+static int compare(const struct bench_job *tmpl, unsigned int nr, u64 *rk, u64 *host)
 {
 	const struct variant v[] = { { true, nr }, { false, nr } };
 	u64 med[2] = {};
 	int err;
 
-	err = compare_variants(kind, order, count, v, 2, med);
+	err = compare_variants(tmpl, v, 2, med, NULL);
 	*rk = med[0];
 	*host = med[1];
 	return err;
@@ -422,20 +702,21 @@ static void bench_single(void)
 	static const struct { unsigned int order; unsigned long count; } specs[] = {
 		{ 0, 50000 }, { 1, 50000 }, { 2, 50000 }, { 3, 50000 }, { 9, 2000 }, { 10, 1000 },
 	};
-	unsigned long count;
+	struct bench_job job = { .kind = KIND_PAIRS };
 	u64 rk, host, a, b;
 	unsigned int i;
 
 	for (i = 0; i < ARRAY_SIZE(specs); i++) {
 		if (specs[i].order > MAX_PAGE_ORDER)
 			continue;
-		count = scaled(specs[i].count);
-		if (compare(KIND_PAIRS, specs[i].order, count, 1, &rk, &host))
+		job.order = specs[i].order;
+		job.count = scaled(specs[i].count);
+		if (compare(&job, 1, &rk, &host))
 			continue;
-		a = ns10(rk, count);
-		b = ns10(host, count);
+		a = ns10(rk, job.count);
+		b = ns10(host, job.count);
 		pr_info("single order=%u count=%lu rkmem_ns=%llu.%llu host_ns=%llu.%llu ratio=%llu.%03llu\n",
-			specs[i].order, count, a / 10, a % 10, b / 10, b % 10,
+			job.order, job.count, a / 10, a % 10, b / 10, b % 10,
 			milli(rk, host) / 1000, milli(rk, host) % 1000);
 	}
 }
@@ -443,85 +724,267 @@ static void bench_single(void)
 static void bench_batch(void)
 {
 	static const unsigned long pages[] = { 51200, 51200, 51200, 51200 };
-	unsigned long count, units;
+	struct bench_job job = { .kind = KIND_BATCH };
+	unsigned long units;
 	u64 rk, host, a, b;
 	unsigned int order;
 
 	for (order = 0; order < ARRAY_SIZE(pages); order++) {
-		count = max(scaled(pages[order]) / batch, 1UL);
-		units = count * batch;
-		if (compare(KIND_BATCH, order, count, 1, &rk, &host))
+		job.order = order;
+		job.count = max(scaled(pages[order]) / batch, 1UL);
+		units = job.count * batch;
+		if (compare(&job, 1, &rk, &host))
 			continue;
 		a = ns10(rk, units);
 		b = ns10(host, units);
 		pr_info("batch order=%u size=%u count=%lu rkmem_ns=%llu.%llu host_ns=%llu.%llu ratio=%llu.%03llu\n",
-			order, batch, count, a / 10, a % 10, b / 10, b % 10,
+			order, batch, job.count, a / 10, a % 10, b / 10, b % 10,
 			milli(rk, host) / 1000, milli(rk, host) % 1000);
 	}
 }
+
+/*
+ * One CPU and every CPU at once, for rkmem and the host: @what is the line's
+ * first words, @unit1 the line's unit word, e.g. "order=0" or "size=64".
+ */
+static void scaling_line(const char *what, const char *unit1, unsigned long count, const u64 *med)
+{
+	u64 rk1 = med[0], host1 = med[1], rkn = med[2], hostn = med[3];
+	u64 a1 = ns10(rk1, count), b1 = ns10(host1, count);
+	u64 a = ns10(rkn, count * nr_cpus), b = ns10(hostn, count * nr_cpus);
+	/* (pairs/s on nr CPUs) / (pairs/s on one) = nr * span1 / span_nr */
+	u64 rs = milli(rk1 * nr_cpus, rkn), hs = milli(host1 * nr_cpus, hostn);
+
+	pr_info("%s %s cpus=%u count=%lu rkmem_1cpu_ns=%llu.%llu host_1cpu_ns=%llu.%llu rkmem_ns=%llu.%llu host_ns=%llu.%llu ratio=%llu.%03llu rkmem_scaling=%llu.%03llu host_scaling=%llu.%03llu\n",
+		what, unit1, nr_cpus, count, a1 / 10, a1 % 10, b1 / 10, b1 % 10,
+		a / 10, a % 10, b / 10, b % 10,
+		milli(rkn, hostn) / 1000, milli(rkn, hostn) % 1000,
+		rs / 1000, rs % 1000, hs / 1000, hs % 1000);
+}
+
+static const struct variant scaling_variants[] = {
+	{ true, 1 }, { false, 1 }, { true, 0 /* all */ }, { false, 0 },
+};
 
 static void bench_scaling(void)
 {
 	static const struct { unsigned int order; unsigned long count; } specs[] = {
 		{ 0, 50000 }, { 3, 50000 },
 	};
-	const struct variant v[] = {
-		{ true, 1 }, { false, 1 }, { true, nr_cpus }, { false, nr_cpus },
-	};
-	u64 rk1, host1, rkn, hostn, a1, b1, a, b, rs, hs, med[4];
-	unsigned long count;
+	struct variant v[ARRAY_SIZE(scaling_variants)];
+	struct bench_job job = { .kind = KIND_PAIRS };
+	char unit[16];
 	unsigned int i;
+	u64 med[4];
 
+	memcpy(v, scaling_variants, sizeof(v));
+	v[2].nr = v[3].nr = nr_cpus;
 	for (i = 0; i < ARRAY_SIZE(specs); i++) {
-		count = scaled(specs[i].count);
-		if (compare_variants(KIND_PAIRS, specs[i].order, count, v, 4, med))
+		job.order = specs[i].order;
+		job.count = scaled(specs[i].count);
+		if (compare_variants(&job, v, 4, med, NULL))
 			continue;
-		rk1 = med[0];
-		host1 = med[1];
-		rkn = med[2];
-		hostn = med[3];
-		a1 = ns10(rk1, count);
-		b1 = ns10(host1, count);
-		a = ns10(rkn, count * nr_cpus);
-		b = ns10(hostn, count * nr_cpus);
-		/* (pairs/s on nr CPUs) / (pairs/s on one) = nr * span1 / span_nr */
-		rs = milli(rk1 * nr_cpus, rkn);
-		hs = milli(host1 * nr_cpus, hostn);
-		pr_info("scaling order=%u cpus=%u count=%lu rkmem_1cpu_ns=%llu.%llu host_1cpu_ns=%llu.%llu rkmem_ns=%llu.%llu host_ns=%llu.%llu ratio=%llu.%03llu rkmem_scaling=%llu.%03llu host_scaling=%llu.%03llu\n",
-			specs[i].order, nr_cpus, count, a1 / 10, a1 % 10, b1 / 10, b1 % 10,
-			a / 10, a % 10, b / 10, b % 10,
-			milli(rkn, hostn) / 1000, milli(rkn, hostn) % 1000,
-			rs / 1000, rs % 1000, hs / 1000, hs % 1000);
+		snprintf(unit, sizeof(unit), "order=%u", job.order);
+		scaling_line("scaling", unit, job.count, med);
 	}
 }
 
 static void bench_remote(void)
 {
-	unsigned long count = scaled(50000);
+	struct bench_job job = { .kind = KIND_REMOTE, .count = scaled(50000) };
 	u64 rk, host, a, b;
 
-	if (compare(KIND_REMOTE, 0, count, 2, &rk, &host))
+	if (compare(&job, 2, &rk, &host))
 		return;
-	a = ns10(rk, count);
-	b = ns10(host, count);
+	a = ns10(rk, job.count);
+	b = ns10(host, job.count);
 	pr_info("remote order=0 count=%lu rkmem_ns=%llu.%llu host_ns=%llu.%llu ratio=%llu.%03llu\n",
-		count, a / 10, a % 10, b / 10, b % 10,
+		job.count, a / 10, a % 10, b / 10, b % 10,
 		milli(rk, host) / 1000, milli(rk, host) % 1000);
+}
+
+/* Object pairs on one CPU, then (with two or more online) on all at once. */
+static void bench_cache(void)
+{
+	struct variant v[ARRAY_SIZE(scaling_variants)];
+	struct bench_job job = { .kind = KIND_OBJ_PAIRS, .count = scaled(100000) };
+	unsigned int i, nv = nr_cpus >= 2 ? 4 : 2;
+	u64 med[4], a, b;
+	char unit[16];
+
+	memcpy(v, scaling_variants, sizeof(v));
+	v[2].nr = v[3].nr = nr_cpus;
+	for (i = 0; i < ARRAY_SIZE(caches); i++) {
+		job.cache = &caches[i];
+		job.size = caches[i].size;
+		if (compare_variants(&job, v, nv, med, NULL))
+			continue;
+		a = ns10(med[0], job.count);
+		b = ns10(med[1], job.count);
+		pr_info("cache size=%u count=%lu rkmem_ns=%llu.%llu host_ns=%llu.%llu ratio=%llu.%03llu\n",
+			job.size, job.count, a / 10, a % 10, b / 10, b % 10,
+			milli(med[0], med[1]) / 1000, milli(med[0], med[1]) % 1000);
+		if (nv == 4) {
+			snprintf(unit, sizeof(unit), "size=%u", job.size);
+			scaling_line("cache_scaling", unit, job.count, med);
+		}
+	}
+}
+
+static void bench_bulk(void)
+{
+	struct bench_job job = {
+		.kind = KIND_OBJ_BULK, .count = max(scaled(102400) / bulk, 1UL),
+	};
+	unsigned long units = job.count * bulk;
+	u64 rk, host, a, b;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(caches); i++) {
+		job.cache = &caches[i];
+		job.size = caches[i].size;
+		if (compare(&job, 1, &rk, &host))
+			continue;
+		a = ns10(rk, units);
+		b = ns10(host, units);
+		pr_info("bulk size=%u nr=%u count=%lu rkmem_ns=%llu.%llu host_ns=%llu.%llu ratio=%llu.%03llu\n",
+			job.size, bulk, job.count, a / 10, a % 10, b / 10, b % 10,
+			milli(rk, host) / 1000, milli(rk, host) % 1000);
+	}
+}
+
+static void bench_kmalloc(void)
+{
+	static const unsigned int sizes[] = { 64, 1024 };	/* as in run_kmalloc() */
+	struct bench_job job = { .kind = KIND_KMALLOC, .count = scaled(100000) };
+	u64 rk, host, a, b;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
+		job.size = sizes[i];
+		if (compare(&job, 1, &rk, &host))
+			continue;
+		a = ns10(rk, job.count);
+		b = ns10(host, job.count);
+		pr_info("kmalloc size=%u count=%lu rkmem_ns=%llu.%llu host_ns=%llu.%llu ratio=%llu.%03llu\n",
+			job.size, job.count, a / 10, a % 10, b / 10, b % 10,
+			milli(rk, host) / 1000, milli(rk, host) % 1000);
+	}
+}
+
+static void bench_xcpu(void)
+{
+	const struct variant v[] = { { true, 2 }, { false, 2 } };
+	struct bench_job job = {
+		.kind = KIND_OBJ_XCPU, .count = max(scaled(102400) / xbatch, 1UL),
+	};
+	unsigned long units = job.count * xbatch;
+	u64 med[2], pair[2], a, b, pa, pb;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(caches); i++) {
+		job.cache = &caches[i];
+		job.size = caches[i].size;
+		if (compare_variants(&job, v, 2, med, pair))
+			continue;
+		a = ns10(med[0], units);
+		b = ns10(med[1], units);
+		pa = ns10(pair[0], units);
+		pb = ns10(pair[1], units);
+		pr_info("xcpu size=%u batch=%u count=%lu rkmem_ns=%llu.%llu host_ns=%llu.%llu ratio=%llu.%03llu rkmem_pair_ns=%llu.%llu host_pair_ns=%llu.%llu pair_ratio=%llu.%03llu\n",
+			job.size, xbatch, job.count, a / 10, a % 10, b / 10, b % 10,
+			milli(med[0], med[1]) / 1000, milli(med[0], med[1]) % 1000,
+			pa / 10, pa % 10, pb / 10, pb % 10,
+			milli(pair[0], pair[1]) / 1000, milli(pair[0], pair[1]) % 1000);
+	}
+}
+
+static void destroy_caches(void)
+{
+	struct bench_cache *c;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(caches); i++) {
+		c = &caches[i];
+		while (c->nr_held)
+			rkmem_cache_free(c->rk, c->held[--c->nr_held]);
+		kvfree(c->held);
+		c->held = NULL;
+		rkmem_cache_destroy(c->rk);
+		c->rk = NULL;
+		kmem_cache_destroy(c->host);
+		c->host = NULL;
+	}
+}
+
+/* The same size, align (0: 8 bytes on both) and flags (none) on both sides. */
+static int create_caches(void)
+{
+	struct bench_cache *c;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(caches); i++) {
+		c = &caches[i];
+		snprintf(c->name, sizeof(c->name), "rkmem_bench_%u", c->size);
+		c->rk = rkmem_cache_create(c->name, c->size, 0, 0, NULL);
+		c->host = kmem_cache_create(c->name, c->size, 0, 0, NULL);
+		if (!c->rk || !c->host) {
+			pr_err("error: creating the %s caches failed (rkmem %s, host %s)\n", c->name,
+			       c->rk ? "ok" : "NULL", c->host ? "ok" : "NULL");
+			errors++;
+			destroy_caches();
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/* `hold` objects of each rkmem cache, for tools/bench's metadata report. */
+static void hold_objects(void)
+{
+	struct bench_cache *c;
+	unsigned int i;
+	void *obj;
+
+	for (i = 0; i < ARRAY_SIZE(caches) && hold; i++) {
+		c = &caches[i];
+		c->held = kvmalloc_array(hold, sizeof(void *), GFP_KERNEL);
+		if (!c->held) {
+			pr_err("error: hold %s: %d\n", c->name, -ENOMEM);
+			errors++;
+			continue;
+		}
+		while (c->nr_held < hold) {
+			obj = rkmem_cache_alloc(c->rk, GFP_KERNEL);
+			if (!obj) {
+				pr_err("error: hold %s: %d\n", c->name, -ENOMEM);
+				errors++;
+				break;
+			}
+			c->held[c->nr_held++] = obj;
+		}
+		pr_info("hold cache=%s objects=%u\n", c->name, c->nr_held);
+	}
 }
 
 static int __init rkmem_bench_init(void)
 {
+	bool objects = want("cache") || want("bulk") || want("xcpu");
+	bool caches_made = false;
 	unsigned int cpu;
 	int err = 0;
 
-	if (rounds < 1 || rounds > MAX_ROUNDS || batch < 1 || batch > MAX_BATCH || !scale) {
-		pr_err("rounds must be 1-%d, batch 1-%d, scale > 0\n", MAX_ROUNDS, MAX_BATCH);
+	if (rounds < 1 || rounds > MAX_ROUNDS || batch < 1 || batch > MAX_BATCH || !scale ||
+	    bulk < 1 || bulk > MAX_BULK || xbatch < 1 || xbatch > MAX_XBATCH || hold > MAX_HOLD) {
+		pr_err("rounds must be 1-%d, batch 1-%d, bulk 1-%d, xbatch 1-%d, hold at most %d, scale > 0\n",
+		       MAX_ROUNDS, MAX_BATCH, MAX_BULK, MAX_XBATCH, MAX_HOLD);
 		return -EINVAL;
 	}
 	workers = kcalloc(nr_cpu_ids, sizeof(*workers), GFP_KERNEL);
 	all_cpus = kcalloc(nr_cpu_ids, sizeof(*all_cpus), GFP_KERNEL);
 	ring = kzalloc(sizeof(*ring), GFP_KERNEL);
-	if (!workers || !all_cpus || !ring) {
+	xfer = kzalloc(sizeof(*xfer), GFP_KERNEL);
+	if (!workers || !all_cpus || !ring || !xfer) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -536,14 +999,27 @@ static int __init rkmem_bench_init(void)
 		bench_single();
 	if (want("batch"))
 		bench_batch();
-	if (nr_cpus < 2 && (want("scaling") || want("remote")))
-		pr_info("skip scaling and remote: one CPU online\n");
+	if (nr_cpus < 2 && (want("scaling") || want("remote") || want("xcpu")))
+		pr_info("skip scaling, remote and xcpu: one CPU online\n");
 	if (nr_cpus >= 2 && want("scaling"))
 		bench_scaling();
 	if (nr_cpus >= 2 && want("remote"))
 		bench_remote();
+	if (objects)
+		caches_made = !create_caches();
+	if (caches_made && want("cache"))
+		bench_cache();
+	if (caches_made && want("bulk"))
+		bench_bulk();
+	if (want("kmalloc"))
+		bench_kmalloc();
+	if (caches_made && nr_cpus >= 2 && want("xcpu"))
+		bench_xcpu();
+	if (caches_made)
+		hold_objects();
 	pr_info("done errors=%d\n", errors);
 out:
+	kfree(xfer);
 	kfree(ring);
 	kfree(all_cpus);
 	kfree(workers);
@@ -552,9 +1028,10 @@ out:
 
 static void __exit rkmem_bench_exit(void)
 {
+	destroy_caches();
 }
 
 module_init(rkmem_bench_init);
 module_exit(rkmem_bench_exit);
-MODULE_DESCRIPTION("rkmem's page allocator against the host's, through the C API");
+MODULE_DESCRIPTION("rkmem's page allocator and object caches against the host's, through the C API");
 MODULE_LICENSE("GPL");
