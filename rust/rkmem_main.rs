@@ -481,6 +481,14 @@ impl Rkmem {
         Some((host::slab::OwnedPfn::vouched(pfn), arena.node))
     }
 
+    /// `pfn`, if it is in a block rkmem holds, vouched for the slab layer.
+    #[inline]
+    pub(crate) fn owns(&self, pfn: u64) -> Option<host::slab::OwnedPfn> {
+        self.map
+            .lookup(pfn)
+            .map(|_| host::slab::OwnedPfn::vouched(pfn))
+    }
+
     /// Nodes in the order a request preferring `node` visits them.
     pub(crate) fn node_order(&self, node: usize) -> [Option<usize>; MAX_NODES] {
         let (order, len) = self.topology.node_order(node);

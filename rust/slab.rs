@@ -37,12 +37,12 @@ use crate::host::slab::{
     slab_bug, Ctor, DeadCpu, PerCpuSlab, RcuRead, Registry, SlabList, SlabMem, SlabPage, Track,
 };
 use crate::host::IrqSpinLock;
-use crate::logic::order::order_for_bytes;
+use crate::logic::order::{order_for_bytes, BLOCK_PAGES};
 use crate::logic::slab::{
     class_align, class_size, cpu_partial_objects, cpu_partial_slabs, decode, encode,
     index_by_reciprocal, kmalloc_class, min_partial, objects_per_slab, reciprocal, unfreeze_place,
     Corrupt, FreeSlots, FreeTransition, NodePartial, ObjectLayout, Place, SlabFlags, SlabFreelist,
-    SlabState, KMALLOC_CLASSES, KMALLOC_MAX_SIZE, TRACK_SIZE,
+    SlabState, KMALLOC_CLASSES, TRACK_SIZE,
 };
 use crate::logic::zonelist::{Placement, ZoneType, MAX_NODES};
 use crate::{AllocRequest, Rkmem};
@@ -330,16 +330,17 @@ struct Located {
 /// within a slab's reach (order 3).
 fn slab_page_of(rk: &Rkmem, obj: usize) -> Option<(SlabPage, u64)> {
     let pfn = crate::host::slab::addr_to_pfn(obj)?;
-    let (owned, _) = rk.owned_pfn(pfn)?;
-    let page = SlabPage::of(owned);
+    let page = SlabPage::of(rk.owns(pfn)?);
     let head = page.head_pfn();
     let page = if head == pfn {
         page
     } else {
-        if head > pfn || pfn - head >= 1 << MAX_SLAB_ORDER {
+        // A chunk never crosses a block: a head in the same block is
+        // rkmem's too.
+        if head > pfn || pfn - head >= 1 << MAX_SLAB_ORDER || head / BLOCK_PAGES as u64 != pfn / BLOCK_PAGES as u64 {
             return None;
         }
-        SlabPage::of(rk.owned_pfn(head)?.0)
+        SlabPage::of(rk.owns(head)?)
     };
     let owner = page.owner().load(Ordering::Acquire);
     Some((page, owner))
@@ -618,8 +619,8 @@ impl Cache {
             return None;
         }
         let mem = slab.mem(self.order);
-        let off = obj - mem.addr();
-        match self.layout.index_of(off, self.nr) {
+        let off = obj.wrapping_sub(mem.addr());
+        match self.index_of(off) {
             Ok(idx) => Some(Located {
                 slab,
                 mem,
@@ -637,6 +638,20 @@ impl Cache {
         }
     }
 
+    /// The object starting at byte `off` of a slab (no divide).
+    #[inline]
+    fn index_of(&self, off: usize) -> core::result::Result<u16, ()> {
+        let rel = off.wrapping_sub(self.layout.red_left_pad);
+        if rel >= self.span {
+            return Err(());
+        }
+        let idx = index_by_reciprocal(rel, self.recip);
+        if idx * self.layout.size != rel {
+            return Err(());
+        }
+        Ok(idx as u16)
+    }
+
     fn node(&self, node: usize) -> &NodeSlabs {
         &self.nodes[node.min(self.nodes.len() - 1)]
     }
@@ -644,7 +659,7 @@ impl Cache {
     // ------------------------------------------------------------ alloc
 
     /// Allocates one object (`kmem_cache_alloc_node`).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn alloc(&self, rk: &Rkmem, req: &ObjReq) -> Option<usize> {
         if !self.debug {
             let want = req.node.map_or(u32::MAX, |n| n as u32);
@@ -1045,7 +1060,7 @@ impl Cache {
     // ------------------------------------------------------------- free
 
     /// Frees one object (`kmem_cache_free`).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn free(&self, rk: &Rkmem, obj: usize, caller: usize) {
         if !self.debug && !self.init_on_free {
             let done = self.cpu.fast(|c, st| {
@@ -1065,7 +1080,7 @@ impl Cache {
     /// The free fast path: `obj` goes on the CPU's own list if it is an
     /// object of the CPU's active slab (and not its last free: that is a
     /// double free, left to the slow path to report).
-    #[inline]
+    #[inline(always)]
     fn push_active(&self, c: &mut CpuSlab, obj: usize) -> bool {
         let rel = obj.wrapping_sub(c.mem.addr() + self.layout.red_left_pad);
         if c.slab == 0 || rel >= self.span {
@@ -1102,8 +1117,14 @@ impl Cache {
         // The fast path leaves a free of the CPU's last freed object here:
         // a double free.
         let stored = at.slab.stored();
+        let word = at.slab.state();
+        let mut old = word.load(Ordering::Acquire);
+        let frozen = SlabState::unpack(old).is_some_and(|s| s.place == Place::Cpu);
         let again = self.cpu.fast(|c, st| {
             st.inc(Stat::FreeSlowpath);
+            if frozen {
+                st.inc(Stat::FreeFrozen);
+            }
             c.slab == stored && c.free == at.idx as u32 + 1
         });
         if again {
@@ -1116,8 +1137,6 @@ impl Cache {
         // Onto the slab's own list with a compare-and-swap, interrupts on
         // (`__slab_free`); the node lock only if the free may empty a
         // listed slab.
-        let word = at.slab.state();
-        let mut old = word.load(Ordering::Acquire);
         loop {
             let Some(s) = SlabState::unpack(old) else {
                 return self.report(Report::NotSlab, None, format_args!("object {:#x}", obj));
@@ -1139,9 +1158,6 @@ impl Cache {
                 .write_word(slot, encode(s.head, slot_addr, self.random));
             match word.compare_exchange(old, new.pack(), Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => {
-                    if s.place == Place::Cpu {
-                        self.count(Stat::FreeFrozen);
-                    }
                     if t == FreeTransition::ToCpuPartial {
                         // Ours now (`CpuPartial`, on no list yet): onto
                         // whichever CPU we run on.
@@ -1942,24 +1958,22 @@ impl Slabs {
         Ok(id)
     }
 
-    /// The kmalloc cache for `size`.
-    fn kmalloc_cache(&self, size: usize) -> Option<&Cache> {
+    /// The kmalloc cache for `size` (`None` above 8 KiB).
+    #[inline]
+    pub(crate) fn kmalloc_cache(&self, size: usize) -> Option<&Cache> {
         self.caches.get(self.kmalloc[kmalloc_class(size)?])
     }
 
-    /// `kmalloc_node`: a class object, or a compound page chunk above 8 KiB.
-    pub(crate) fn kmalloc(
+    /// `kmalloc_node` above 8 KiB: a compound chunk of rkmem's pages.
+    #[cold]
+    pub(crate) fn kmalloc_large(
         &self,
         rk: &Rkmem,
         size: usize,
         highest: ZoneType,
         req: &ObjReq,
     ) -> Option<usize> {
-        if size <= KMALLOC_MAX_SIZE {
-            let cache = self.kmalloc_cache(size)?;
-            let o = cache.alloc(rk, req)?;
-            Some(o)
-        } else {
+        {
             let order = order_for_bytes(size)?;
             let pfn = rk
                 .alloc_pages(&AllocRequest {

@@ -834,7 +834,7 @@ pub(crate) fn slabs() -> Option<&'static crate::slab::Slabs> {
 
 // ------------------------------------------------------ C API entry points
 
-use crate::slab::{Cache, ObjReq, Slabs};
+use crate::slab::{Cache, ObjReq};
 use kernel::ffi::c_uint;
 
 const ALLOC_THISNODE: c_uint = 1;
@@ -842,15 +842,19 @@ const ALLOC_CAN_SLEEP: c_uint = 2;
 const ALLOC_ZERO: c_uint = 4;
 const ALLOC_NOFAIL: c_uint = 16;
 
-/// The layers and the cache behind a C handle (cache id + 1).
-#[inline]
-fn cache_of(
-    handle: *mut c_void,
-) -> Option<(&'static crate::Rkmem, &'static Slabs, &'static Cache)> {
+/// The cache behind a C handle (the cache's address, as the host's
+/// `struct kmem_cache *`), and the pages layer.
+#[inline(always)]
+fn cache_of(handle: *mut c_void) -> Option<(&'static crate::Rkmem, &'static Cache)> {
     let rk = super::published()?;
-    let slabs = slabs()?;
-    let cache = slabs.caches.get((handle as usize).wrapping_sub(1))?;
-    Some((rk, slabs, cache))
+    if handle.is_null() {
+        return None;
+    }
+    // SAFETY: the C API's contract: `handle` came from
+    // `rkmem_cache_create()` (a cache in the registry, from
+    // `KBox::into_raw`) and `rkmem_cache_destroy()` has not been called,
+    // so the cache is alive and not moving.
+    Some((rk, unsafe { &*(handle as *const Cache) }))
 }
 
 #[inline]
@@ -897,6 +901,7 @@ pub(crate) extern "C" fn rkmem_rust_cache_create(
 
 /// Backs `rkmem_cache_alloc{,_node}()`.
 #[no_mangle]
+#[inline(never)]
 pub(crate) extern "C" fn rkmem_rust_cache_alloc(
     cache: *mut c_void,
     gfp: kernel::bindings::gfp_t,
@@ -904,7 +909,7 @@ pub(crate) extern "C" fn rkmem_rust_cache_alloc(
     nid: c_int,
     caller: c_ulong,
 ) -> *mut c_void {
-    let Some((rk, _, c)) = cache_of(cache) else {
+    let Some((rk, c)) = cache_of(cache) else {
         return core::ptr::null_mut();
     };
     c.alloc(rk, &obj_req(gfp, flags, nid, caller))
@@ -918,7 +923,7 @@ pub(crate) extern "C" fn rkmem_rust_cache_free(
     obj: *mut c_void,
     caller: c_ulong,
 ) {
-    if let Some((rk, _, c)) = cache_of(cache) {
+    if let Some((rk, c)) = cache_of(cache) {
         c.free(rk, obj as usize, caller as usize);
     }
 }
@@ -943,7 +948,7 @@ pub(crate) extern "C" fn rkmem_rust_cache_alloc_bulk(
     p: *mut *mut c_void,
     caller: c_ulong,
 ) -> c_int {
-    let (Some((rk, _, c)), Some(out)) = (cache_of(cache), slots(p, nr)) else {
+    let (Some((rk, c)), Some(out)) = (cache_of(cache), slots(p, nr)) else {
         return 0;
     };
     if c.alloc_bulk(rk, &obj_req(gfp, flags, -1, caller), out) {
@@ -961,7 +966,7 @@ pub(crate) extern "C" fn rkmem_rust_cache_free_bulk(
     p: *mut *mut c_void,
     caller: c_ulong,
 ) {
-    if let (Some((rk, _, c)), Some(objs)) = (cache_of(cache), slots(p, nr)) {
+    if let (Some((rk, c)), Some(objs)) = (cache_of(cache), slots(p, nr)) {
         c.free_bulk(rk, objs, caller as usize);
     }
 }
@@ -969,7 +974,7 @@ pub(crate) extern "C" fn rkmem_rust_cache_free_bulk(
 /// Backs `rkmem_cache_shrink()`.
 #[no_mangle]
 pub(crate) extern "C" fn rkmem_rust_cache_shrink(cache: *mut c_void) {
-    if let Some((rk, _, c)) = cache_of(cache) {
+    if let Some((rk, c)) = cache_of(cache) {
         c.shrink(rk, true);
     }
 }
@@ -977,7 +982,7 @@ pub(crate) extern "C" fn rkmem_rust_cache_shrink(cache: *mut c_void) {
 /// Backs `rkmem_cache_destroy()`.
 #[no_mangle]
 pub(crate) extern "C" fn rkmem_rust_cache_destroy(cache: *mut c_void) {
-    if let Some((rk, slabs, c)) = cache_of(cache) {
+    if let (Some((rk, c)), Some(slabs)) = (cache_of(cache), slabs()) {
         slabs.destroy(rk, c.id);
     }
 }
@@ -995,15 +1000,15 @@ pub(crate) extern "C" fn rkmem_rust_kmalloc(
     let (Some(rk), Some(slabs)) = (super::published(), slabs()) else {
         return core::ptr::null_mut();
     };
-    let Some(zone) = usize::try_from(highest_kind)
-        .ok()
-        .and_then(crate::logic::zonelist::ZoneType::from_index)
-    else {
-        return core::ptr::null_mut();
+    let req = obj_req(gfp, flags, nid, caller);
+    let got = match slabs.kmalloc_cache(size) {
+        Some(cache) => cache.alloc(rk, &req),
+        None => usize::try_from(highest_kind)
+            .ok()
+            .and_then(crate::logic::zonelist::ZoneType::from_index)
+            .and_then(|zone| slabs.kmalloc_large(rk, size, zone, &req)),
     };
-    slabs
-        .kmalloc(rk, size, zone, &obj_req(gfp, flags, nid, caller))
-        .map_or(core::ptr::null_mut(), |o| o as *mut c_void)
+    got.map_or(core::ptr::null_mut(), |o| o as *mut c_void)
 }
 
 /// Backs `rkmem_kfree()`.
