@@ -894,7 +894,10 @@ pub(crate) extern "C" fn rkmem_rust_cache_create(
         flags,
         Ctor::from_raw(ctor),
     ) {
-        Ok(id) => (id + 1) as *mut c_void,
+        Ok(id) => slabs
+            .caches
+            .get(id)
+            .map_or(core::ptr::null_mut(), |c| c as *const Cache as *mut c_void),
         Err(_) => core::ptr::null_mut(),
     }
 }
