@@ -561,27 +561,6 @@ void __percpu *rkmem_host_percpu_alloc_zeroed(size_t size, size_t align)
 	return __alloc_percpu(size, align);
 }
 
-unsigned long rkmem_host_irq_save(void)
-{
-	unsigned long flags;
-
-	local_irq_save(flags);
-	return flags;
-}
-
-void rkmem_host_irq_restore(unsigned long flags) { local_irq_restore(flags); }
-int rkmem_host_smp_processor_id(void) { return smp_processor_id(); }
-
-/*
- * No cpus_read_lock(): a CPU that goes offline runs its pending calls
- * before it dies (smpcfd_dying_cpu), and its slabs are flushed after it
- * died by rkmem's cpuhp callback; one coming online has nothing to flush.
- */
-void rkmem_host_on_each_cpu(void (*func)(void *), void *info)
-{
-	on_each_cpu(func, info, 1);
-}
-
 void rkmem_host_rcu_read_lock(void) { rcu_read_lock(); }
 void rkmem_host_rcu_read_unlock(void) { rcu_read_unlock(); }
 void rkmem_host_synchronize_rcu(void) { synchronize_rcu(); }
@@ -644,10 +623,10 @@ static unsigned int slab_flags_of(gfp_t gfp)
 	return flags;
 }
 
-/* As the host's slab: an offline or impossible node means any node. */
+/* As the host's slab: a node that is offline, impossible or without memory means any node. */
 static int slab_node(int nid)
 {
-	if (nid < 0 || nid >= MAX_NUMNODES || !node_online(nid))
+	if (nid < 0 || nid >= MAX_NUMNODES || !node_online(nid) || !node_state(nid, N_MEMORY))
 		return NUMA_NO_NODE;
 	return nid;
 }

@@ -133,8 +133,13 @@ void *rkmem_cache_alloc_node(struct rkmem_cache *s, gfp_t gfp, int nid);
 /*
  * rkmem_cache_free - give back an object of @s; any context. The slab is
  * found from the address alone. A pointer rkmem does not own, one that is
- * not an object start, one of another cache, or a double free is reported
- * (once per kind, in SLUB's style) and counted, and changes nothing.
+ * not an object start or one of another cache is reported (once per kind,
+ * in SLUB's style), counted, and changes nothing. Double frees: every one
+ * is caught in a debug cache (a walk of the slab's list); otherwise, as
+ * SLUB's cheap checks, a free of the object freed last on that CPU or into
+ * a slab with nothing in use, and a CPU list that loops is caught when the
+ * CPU gives its slab up (the slab is then kept, never freed under a live
+ * object).
  */
 void rkmem_cache_free(struct rkmem_cache *s, void *obj);
 
@@ -165,8 +170,10 @@ void rkmem_cache_destroy(struct rkmem_cache *s);
  * rkmem_kmalloc - @size bytes from rkmem's kmalloc caches (kmalloc-8 ..
  * kmalloc-8192, with 96 and 192, aligned like the host's: a power-of-two
  * class is aligned to its size), as kmalloc(); above 8192 bytes a compound
- * page chunk of rkmem. gfp as rkmem_cache_alloc(). Return: NULL for size 0
- * (the host returns ZERO_SIZE_PTR) or on failure.
+ * page chunk of rkmem. gfp as rkmem_cache_alloc(). There are no DMA
+ * classes: up to 8192 bytes, __GFP_DMA/__GFP_DMA32 get NULL (above, the
+ * chunk comes from the zone asked for). Return: NULL for size 0 (the host
+ * returns ZERO_SIZE_PTR) or on failure.
  */
 void *rkmem_kmalloc(size_t size, gfp_t gfp);
 void *rkmem_kmalloc_node(size_t size, gfp_t gfp, int nid);

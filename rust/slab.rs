@@ -34,7 +34,7 @@ use kernel::sync::Mutex;
 
 use crate::host::percpu::{self, cpu_node};
 use crate::host::slab::{
-    slab_bug, Ctor, DeadCpu, PerCpuSlab, RcuRead, Registry, SlabList, SlabMem, SlabPage, Track,
+    count_inc, slab_bug, Ctor, DeadCpu, PerCpuSlab, RcuRead, Registry, SlabList, SlabMem, SlabPage, Track,
 };
 use crate::host::IrqSpinLock;
 use crate::logic::order::{order_for_bytes, BLOCK_PAGES};
@@ -162,7 +162,11 @@ impl CpuStats {
     #[inline]
     fn add(&self, s: Stat, n: u64) {
         let c = &self.counters[s as usize];
-        c.store(c.load(Ordering::Relaxed) + n, Ordering::Relaxed);
+        if n == 1 {
+            count_inc(c);
+        } else {
+            c.fetch_add(n, Ordering::Relaxed);
+        }
     }
 
     fn get(&self, s: Stat) -> u64 {
@@ -464,7 +468,7 @@ impl Cache {
 
     /// Counts `s` on this CPU.
     fn count(&self, s: Stat) {
-        self.cpu.fast(|_, st| st.inc(s));
+        self.cpu.here().1.inc(s);
     }
 
     // ---------------------------------------------------------- reports
@@ -676,7 +680,7 @@ impl Cache {
                 st.inc(Stat::AllocFastpath);
                 Some((c.mem, off))
             });
-            if let Some((mem, off)) = got {
+            if let Some((mem, off)) = got.flatten() {
                 if req.zero {
                     mem.fill(off, self.layout.object_size, 0);
                 }
@@ -739,19 +743,24 @@ impl Cache {
                 r
             });
             match r {
-                Ok(off) => break Some(off),
-                Err(local) => {
-                    // A new slab, interrupts as the caller allows; it is
-                    // installed (or, if the CPU found objects meanwhile,
-                    // parked on its node) with interrupts off again.
+                Some(Ok(off)) => break Some(off),
+                Some(Err(local)) => {
+                    // A new slab, as the caller's gfp allows (perhaps
+                    // asleep); installed when we hold the part again (or,
+                    // if the CPU found objects meanwhile, parked).
                     spare = Some(self.new_slab(rk, req, local, SlabState::new_active(self.nr))?);
                 }
+                // The part is held: we interrupted its owner (or a flush
+                // has it). Work on the node lists directly.
+                None => break None,
             }
         };
         if let Some((slab, node)) = spare {
             self.park_spare(rk, slab, node);
         }
-        let (mem, off) = got?;
+        let Some((mem, off)) = got else {
+            return self.alloc_nocpu(rk, req);
+        };
         if req.zero {
             mem.fill(off, self.layout.object_size, 0);
         }
@@ -908,7 +917,106 @@ impl Cache {
     fn park_spare(&self, rk: &Rkmem, slab: SlabPage, node: usize) {
         let mut c = CpuSlab::default();
         self.install(&mut c, slab, node, None);
-        self.cpu.local(|_, _, st| self.deactivate(rk, &mut c, st));
+        self.deactivate(rk, &mut c, self.cpu.here().1);
+    }
+
+    /// An allocation that cannot have its CPU's part (it interrupted the
+    /// part's owner): one object from a node's partial slabs, as a debug
+    /// cache allocates, or a new slab for the node's list.
+    #[cold]
+    #[inline(never)]
+    fn alloc_nocpu(&self, rk: &Rkmem, req: &ObjReq) -> Option<usize> {
+        let (cpu, st) = self.cpu.here();
+        let first = req.node.unwrap_or_else(|| cpu_node(cpu));
+        for _ in 0..4 {
+            for node in rk.node_order(first).into_iter().flatten() {
+                if node != first && req.this_node && req.node.is_some() {
+                    break;
+                }
+                if let Some((mem, off)) = self.pop_node(node) {
+                    st.inc(Stat::AllocFromPartial);
+                    if req.zero {
+                        mem.fill(off, self.layout.object_size, 0);
+                    }
+                    return Some(mem.addr() + off);
+                }
+            }
+            let init = SlabState {
+                head: Some(0),
+                inuse: 0,
+                place: Place::Node,
+            };
+            let (slab, node) = self.new_slab(rk, req, first, init)?;
+            let mut l = self.node(node).lists.lock();
+            l.partial.push_front(slab);
+            l.counts.add();
+            st.inc(Stat::AllocSlab);
+        }
+        None
+    }
+
+    /// One object off the own list of a slab on `node`'s partial list,
+    /// under the node lock: only holders of the lock pop from a listed
+    /// slab, remote frees push meanwhile, so a compare-and-swap pop has no
+    /// ABA. A slab left without free objects goes off the list (`Full`).
+    fn pop_node(&self, node: usize) -> Option<(SlabMem, usize)> {
+        let mut l = self.node(node).lists.lock();
+        while let Some(slab) = l.partial.first() {
+            let word = slab.state();
+            let mem = slab.mem(self.order);
+            let mut old = word.load(Ordering::Acquire);
+            loop {
+                let s = SlabState::unpack(old)?;
+                let (new, got) = match s.head {
+                    None => (SlabState { place: Place::Full, ..s }, None),
+                    Some(h) => {
+                        let off = self.layout.obj_offset(h);
+                        let slot = off + self.layout.offset;
+                        let raw = mem.read_word(slot);
+                        match decode(raw, (mem.addr() + slot) as u64, self.random, self.nr) {
+                            Ok(next) => (
+                                SlabState {
+                                    head: next,
+                                    inuse: s.inuse + 1,
+                                    place: if next.is_some() { Place::Node } else { Place::Full },
+                                },
+                                Some(off),
+                            ),
+                            Err(_) => {
+                                self.report(
+                                    Report::FreepointerCorrupt,
+                                    Some((mem, off)),
+                                    format_args!("object {:#x}: free pointer {:#x}", mem.addr() + off, raw),
+                                );
+                                // The rest of the list is lost: in use.
+                                (
+                                    SlabState {
+                                        head: None,
+                                        inuse: self.nr,
+                                        place: Place::Full,
+                                    },
+                                    None,
+                                )
+                            }
+                        }
+                    }
+                };
+                match word.compare_exchange(old, new.pack(), Ordering::AcqRel, Ordering::Acquire) {
+                    Ok(_) => {
+                        if new.place == Place::Full {
+                            l.partial.remove(slab);
+                            l.counts.remove();
+                        }
+                        match got {
+                            Some(off) => return Some((mem, off)),
+                            None => break,
+                        }
+                    }
+                    Err(now) => old = now,
+                }
+            }
+        }
+        None
     }
 
     /// Gives the CPU's active slab up (`deactivate_slab`): the CPU's list
@@ -920,31 +1028,47 @@ impl Cache {
         };
         let node = c.node as usize;
         // Walk the CPU's list to its tail (bounded by the slab's objects).
+        // Only objects whose free pointer decodes go back: a corrupt one
+        // and everything after it stay counted in use, and a list that
+        // loops (a double free the fast path could not see) gives nothing
+        // back, so the slab can never be freed under a live object.
         let mut count: u16 = 0;
         let mut tail: Option<u16> = None;
         let mut cur = c.free.checked_sub(1).map(|i| i as u16);
         while let Some(i) = cur {
             if count >= self.nr {
+                self.report(
+                    Report::FreepointerCorrupt,
+                    Some((c.mem, self.layout.obj_offset(i))),
+                    format_args!("free list of a CPU slab loops (a double free): slab kept in use"),
+                );
+                count = 0;
+                tail = None;
                 break;
             }
             let slot = self.layout.obj_offset(i) + self.layout.offset;
             let raw = c.mem.read_word(slot);
-            count += 1;
-            tail = Some(i);
             match decode(raw, (c.mem.addr() + slot) as u64, self.random, self.nr) {
-                Ok(next) => cur = next,
+                Ok(next) => {
+                    count += 1;
+                    tail = Some(i);
+                    cur = next;
+                }
                 Err(_) => {
                     self.report(
                         Report::FreepointerCorrupt,
                         Some((c.mem, slot - self.layout.offset)),
                         format_args!("object {:#x}: free pointer {:#x}", c.mem.addr() + slot, raw),
                     );
-                    // Keep the objects up to here; the rest stay in use.
-                    cur = None;
+                    break;
                 }
             }
         }
-        let local_head = c.free.checked_sub(1).map(|i| i as u16);
+        let local_head = if count == 0 {
+            None
+        } else {
+            c.free.checked_sub(1).map(|i| i as u16)
+        };
         let mem = c.mem;
         self.forget_active(c);
         let discard = {
@@ -1069,7 +1193,7 @@ impl Cache {
                     st.inc(Stat::FreeFastpath);
                 }
                 done
-            });
+            }) == Some(true);
             if done {
                 return;
             }
@@ -1120,13 +1244,12 @@ impl Cache {
         let word = at.slab.state();
         let mut old = word.load(Ordering::Acquire);
         let frozen = SlabState::unpack(old).is_some_and(|s| s.place == Place::Cpu);
-        let again = self.cpu.fast(|c, st| {
-            st.inc(Stat::FreeSlowpath);
-            if frozen {
-                st.inc(Stat::FreeFrozen);
-            }
-            c.slab == stored && c.free == at.idx as u32 + 1
-        });
+        let (_, st) = self.cpu.here();
+        st.inc(Stat::FreeSlowpath);
+        if frozen {
+            st.inc(Stat::FreeFrozen);
+        }
+        let again = self.cpu.fast(|c, _| c.slab == stored && c.free == at.idx as u32 + 1) == Some(true);
         if again {
             return self.report(
                 Report::AlreadyFree,
@@ -1161,7 +1284,7 @@ impl Cache {
                     if t == FreeTransition::ToCpuPartial {
                         // Ours now (`CpuPartial`, on no list yet): onto
                         // whichever CPU we run on.
-                        self.cpu.local(|_, c, st| {
+                        let took = self.cpu.local(|_, c, st| {
                             c.partial.push_front(at.slab);
                             st.inc(Stat::CpuPartialFree);
                             if c.partial.len() > self.cpu_partial_slabs.load(Ordering::Relaxed) as usize {
@@ -1170,6 +1293,10 @@ impl Cache {
                             }
                             st.publish(c);
                         });
+                        if took.is_none() {
+                            // No CPU part to take it: to its node.
+                            self.unfreeze(rk, at.slab, at.node, None, Some(self.cpu.here().1));
+                        }
                     }
                     return;
                 }
@@ -1242,7 +1369,7 @@ impl Cache {
     pub(crate) fn alloc_bulk(&self, rk: &Rkmem, req: &ObjReq, out: &mut [usize]) -> bool {
         let mut i = 0;
         if !self.debug && req.node.is_none() {
-            // One interrupts-off section for what the CPU's list holds.
+            // One hold of the CPU's part for what its list has.
             i = self.cpu.fast(|c, st| {
                 let mut i = 0;
                 while i < out.len() && c.free != 0 {
@@ -1260,7 +1387,8 @@ impl Cache {
                 }
                 st.add(Stat::AllocFastpath, i as u64);
                 i
-            });
+            })
+            .unwrap_or(0);
             if req.zero {
                 for &o in &out[..i] {
                     self.zero_obj(rk, o);
@@ -1297,7 +1425,7 @@ impl Cache {
         }
         let mut i = 0;
         while i < objs.len() {
-            // One interrupts-off section for a run of objects of the
+            // One hold of the CPU's part for a run of objects of the
             // active slab; the first other one takes the slow path.
             i += self.cpu.fast(|c, st| {
                 let mut n = 0;
@@ -1309,7 +1437,8 @@ impl Cache {
                 }
                 st.add(Stat::FreeFastpath, n as u64);
                 n
-            });
+            })
+            .unwrap_or(0);
             if let Some(&o) = objs.get(i) {
                 self.free_slow(rk, o, caller);
                 i += 1;
@@ -1340,9 +1469,11 @@ impl Cache {
             return true;
         }
         if let Some((at, b)) = mem.first_mismatch(off - l.red_left_pad, l.red_left_pad, val) {
+            // Dumped from the object's start (its tracks, not the
+            // previous object's).
             self.report(
                 Report::LeftRedzone,
-                Some((*mem, at)),
+                Some((*mem, off)),
                 format_args!(
                     "0x{:x} @offset={}. First byte {:#x} instead of {:#x}",
                     mem.addr() + at,
@@ -1404,10 +1535,9 @@ impl Cache {
     /// Allocation in a debug cache: under the node lock, from the node's
     /// partial slabs, every object checked before it is handed out.
     fn debug_alloc(&self, rk: &Rkmem, req: &ObjReq) -> Option<usize> {
-        let local = self.cpu.local(|cpu, _, st| {
-            st.inc(Stat::AllocSlowpath);
-            cpu_node(cpu)
-        });
+        let (cpu, st) = self.cpu.here();
+        st.inc(Stat::AllocSlowpath);
+        let local = cpu_node(cpu);
         let first = req.node.unwrap_or(local);
         for _ in 0..4 {
             for node in rk.node_order(first).into_iter().flatten() {
@@ -1497,7 +1627,7 @@ impl Cache {
                     // The object is the caller's now; SLUB leaves poison in
                     // it too (visible use of uninitialised memory).
                 }
-                let cpu = self.cpu.local(|cpu, _, _| cpu);
+                let cpu = self.cpu.here().0;
                 self.write_track(&mem, off, false, caller, cpu);
                 return Some((mem, off));
             }
@@ -1512,7 +1642,8 @@ impl Cache {
         let discard = {
             let mut l = self.node(at.node).lists.lock();
             let Some(s) = SlabState::unpack(at.slab.state().load(Ordering::Acquire)) else {
-                return;
+                drop(l);
+                return self.report(Report::NotSlab, None, format_args!("object {:#x}", mem.addr() + off));
             };
             let mut list = SlabFreelist::from_state(s, self.nr, self.random);
             let mut slots = Slots {
@@ -1544,10 +1675,8 @@ impl Cache {
             if !self.check_redzones(&mem, off, RED_ACTIVE) {
                 return;
             }
-            let cpu = self.cpu.local(|cpu, _, st| {
-                st.inc(Stat::FreeSlowpath);
-                cpu
-            });
+            let (cpu, st) = self.cpu.here();
+            st.inc(Stat::FreeSlowpath);
             self.write_track(&mem, off, true, caller, cpu);
             self.init_debug_object(&mem, off);
             if list.push(&mut slots, at.idx).is_err() {
@@ -1590,8 +1719,7 @@ impl Cache {
         if self.debug {
             return;
         }
-        self.cpu
-            .on_each_cpu(&|_, c: &mut CpuSlab, st: &CpuStats| self.flush_cpu(rk, c, st));
+        self.cpu.for_each_cpu(|c, st| self.flush_cpu(rk, c, st));
     }
 
     /// A dead CPU's slabs go to their nodes.
@@ -1669,13 +1797,15 @@ impl Cache {
 
     /// A statistic on `cpu`.
     pub(crate) fn stat(&self, cpu: usize, s: Stat) -> u64 {
-        self.cpu.shared(cpu).get(s)
+        self.cpu.shared(cpu).map_or(0, |st| st.get(s))
     }
 
     /// `cpu`'s slabs: its active one and its partial ones (as the CPU
     /// last published them).
     pub(crate) fn cpu_slabs(&self, cpu: usize) -> u64 {
-        self.cpu.shared(cpu).slabs.load(Ordering::Relaxed)
+        self.cpu
+            .shared(cpu)
+            .map_or(0, |st| st.slabs.load(Ordering::Relaxed))
     }
 
     /// Checks every slab on the node lists (after flushing the CPUs, as

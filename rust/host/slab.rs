@@ -12,7 +12,7 @@
 use core::arch::asm;
 use core::cell::UnsafeCell;
 use core::marker::PhantomData;
-use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 use kernel::ffi::{c_char, c_int, c_ulong, c_void};
 use kernel::prelude::*;
@@ -24,10 +24,6 @@ extern "C" {
     fn rkmem_host_percpu_alloc_zeroed(size: usize, align: usize) -> *mut c_void;
     fn rkmem_host_percpu_free(base: *mut c_void);
     fn rkmem_host_percpu_ptr(base: *mut c_void, cpu: c_int) -> *mut c_void;
-    fn rkmem_host_irq_save() -> c_ulong;
-    fn rkmem_host_irq_restore(flags: c_ulong);
-    fn rkmem_host_smp_processor_id() -> c_int;
-    fn rkmem_host_on_each_cpu(func: extern "C" fn(*mut c_void), info: *mut c_void);
     fn rkmem_host_rcu_read_lock();
     fn rkmem_host_rcu_read_unlock();
     fn rkmem_host_synchronize_rcu();
@@ -385,39 +381,14 @@ impl Ctor {
 
 // ------------------------------------------------------------ per-CPU slabs
 
-/// Interrupts off on this CPU, restored on drop. Raw `pushf; cli`: the fast
-/// paths do nothing but arithmetic and their own CPU's memory inside, so
-/// lockdep's irq tracking needs no update (as `raw_local_irq_save`).
-struct RawIrqOff(u64);
-
-impl RawIrqOff {
-    #[inline]
-    fn new() -> Self {
-        let flags: u64;
-        // SAFETY: saves RFLAGS and disables interrupts; a compiler barrier
-        // (no `nomem`), so nothing moves out of the section.
-        unsafe { asm!("pushfq", "pop {}", "cli", out(reg) flags) };
-        RawIrqOff(flags)
-    }
-}
-
-impl Drop for RawIrqOff {
-    #[inline]
-    fn drop(&mut self) {
-        if self.0 & (1 << 9) != 0 {
-            // SAFETY: interrupts were on when `new` ran.
-            unsafe { asm!("sti") };
-        }
-    }
-}
-
-/// This CPU's offset into per-CPU memory (`this_cpu_off`), interrupts off.
-#[inline]
-fn this_cpu_offset(_irqs_off: &RawIrqOff) -> usize {
+/// This CPU's offset into per-CPU memory (`this_cpu_off`). With preemption
+/// on the answer may be stale at once: callers only use it to pick a part,
+/// which they then own through its busy flag, not through the CPU.
+#[inline(always)]
+fn this_cpu_offset() -> usize {
     let off: u64;
-    // SAFETY: `this_cpu_off` is the host's exported per-CPU variable,
-    // read %gs-relative as `raw_cpu_read`; with interrupts off we stay on
-    // this CPU while using it.
+    // SAFETY: `this_cpu_off` is the host's exported per-CPU variable, read
+    // %gs-relative as `raw_cpu_read` does; a plain load.
     unsafe {
         asm!("movq %gs:{v}, {o}", v = sym this_cpu_off, o = out(reg) off,
              options(att_syntax, nostack, readonly, preserves_flags))
@@ -425,34 +396,54 @@ fn this_cpu_offset(_irqs_off: &RawIrqOff) -> usize {
     off as usize
 }
 
+/// Adds one to a counter with a single instruction, without a lock prefix
+/// (as `this_cpu_inc`): exact against interrupts on this CPU; a rare race
+/// with another CPU (a task that migrated) may lose a count, which only
+/// statistics use.
+#[inline(always)]
+pub(crate) fn count_inc(c: &AtomicU64) {
+    // SAFETY: `c` is a valid, aligned 8-byte counter; the asm writes only it.
+    unsafe { asm!("incq ({0})", in(reg) c.as_ptr(), options(att_syntax, nostack)) };
+}
+
 /// One CPU's part of a [`PerCpuSlab`].
 #[repr(C)]
 struct CpuPart<T, S> {
+    /// 1 while someone owns `own` (a trylock, the host's
+    /// `pcp_spin_trylock` pattern without the spinlock).
+    busy: AtomicU32,
+    /// The CPU this part belongs to.
+    cpu: u32,
     own: UnsafeCell<T>,
     shared: S,
 }
 
-/// Per CPU, a `T` only that CPU changes, with interrupts off (an
-/// interrupting allocation cannot see it half-changed), and an `S` anyone
-/// reads (counters).
+/// Per CPU, a `T` owned by whoever holds its busy flag (the CPU's own
+/// allocations and frees, or a flush from process context), and an `S`
+/// anyone reads (counters).
+///
+/// The owning CPU takes its part with one `xchg` and no interrupt or
+/// preemption control: an interrupt that arrives while the part is held
+/// finds it busy and does without it (the slab layer then works on the
+/// node lists directly), so nothing is corrupted, nothing deadlocks, and
+/// interrupts stay on. A task that is preempted or migrated while holding
+/// a part keeps it exclusively until it lets go; others meanwhile do
+/// without it.
 ///
 /// Invariant: `base` is zeroed `alloc_percpu` memory of `CpuPart<T, S>` for
-/// every possible CPU; a `T` is reached mutably only by its CPU with
-/// interrupts off ([`PerCpuSlab::fast`], [`PerCpuSlab::local`]), from
-/// [`PerCpuSlab::on_each_cpu`] (which runs there, interrupts off), or for a
-/// dead CPU ([`PerCpuSlab::dead`]), never twice at once.
+/// every possible CPU, each `cpu` set; a `T` is reached mutably only with
+/// its busy flag taken (Acquire) and released after (Release).
 pub(crate) struct PerCpuSlab<T: ZeroValid, S: ZeroValid + Sync> {
     base: *mut c_void,
     _t: PhantomData<(T, S)>,
 }
 
-// SAFETY: each `T` is used by one CPU at a time (invariant); `S` is `Sync`.
+// SAFETY: each `T` is used by one owner at a time (invariant); `S` is `Sync`.
 unsafe impl<T: ZeroValid + Send, S: ZeroValid + Sync> Send for PerCpuSlab<T, S> {}
 // SAFETY: as above.
 unsafe impl<T: ZeroValid + Send, S: ZeroValid + Sync> Sync for PerCpuSlab<T, S> {}
 
-/// A CPU that went offline and is dead: its per-CPU state is ours to take
-/// apart (made only by the hotplug callback).
+/// A CPU that went offline and is dead (made only by the hotplug callback).
 #[derive(Clone, Copy)]
 pub(crate) struct DeadCpu(pub(super) usize);
 
@@ -469,10 +460,16 @@ impl<T: ZeroValid, S: ZeroValid + Sync> PerCpuSlab<T, S> {
         if base.is_null() {
             return Err(ENOMEM);
         }
-        Ok(PerCpuSlab {
+        let me = PerCpuSlab {
             base,
             _t: PhantomData,
-        })
+        };
+        for cpu in super::percpu::possible_cpus() {
+            // SAFETY: a possible CPU's part of our new allocation; nobody
+            // else sees it yet.
+            unsafe { (*me.part(cpu)).cpu = cpu as u32 };
+        }
+        Ok(me)
     }
 
     /// Bytes per CPU.
@@ -483,81 +480,82 @@ impl<T: ZeroValid, S: ZeroValid + Sync> PerCpuSlab<T, S> {
         unsafe { rkmem_host_percpu_ptr(self.base, cpu as c_int).cast() }
     }
 
-    /// The fast path: `f` on this CPU's parts with interrupts off (raw).
-    /// `f` must not call into the host (no locks, no allocation).
-    #[inline]
-    pub(crate) fn fast<R>(&self, f: impl FnOnce(&mut T, &S) -> R) -> R {
-        let irq = RawIrqOff::new();
-        let part = (self.base as usize).wrapping_add(this_cpu_offset(&irq)) as *mut CpuPart<T, S>;
-        // SAFETY: this CPU's part (base + this CPU's offset, as
-        // `this_cpu_ptr`); interrupts are off, so nothing else on this CPU
-        // runs until we return, and other CPUs never take `own` (invariant).
-        let r = unsafe { f(&mut *(*part).own.get(), &(*part).shared) };
-        drop(irq);
-        r
+    #[inline(always)]
+    fn here_part(&self) -> &CpuPart<T, S> {
+        let p = (self.base as usize).wrapping_add(this_cpu_offset()) as *const CpuPart<T, S>;
+        // SAFETY: a CPU's part (base + its offset, as `this_cpu_ptr`),
+        // alive as long as `self`; only `busy`, `cpu` and `shared` are
+        // read through this shared reference (`own` is an `UnsafeCell`).
+        unsafe { &*p }
     }
 
-    /// The slow path: `f` with this CPU's id and parts, interrupts off
-    /// (traced, so `f` may take IRQ-safe locks and call the pages layer
-    /// with a non-sleeping request).
-    pub(crate) fn local<R>(&self, f: impl FnOnce(usize, &mut T, &S) -> R) -> R {
-        // SAFETY: `local_irq_save`, paired below.
-        let flags = unsafe { rkmem_host_irq_save() };
-        // SAFETY: interrupts are off: the CPU id is stable.
-        let cpu = unsafe { rkmem_host_smp_processor_id() } as usize;
-        let part = self.part(cpu);
-        // SAFETY: as in `fast`.
-        let r = unsafe { f(cpu, &mut *(*part).own.get(), &(*part).shared) };
-        // SAFETY: restores what `irq_save` saved.
-        unsafe { rkmem_host_irq_restore(flags) };
-        r
+    /// `f` with this CPU's id and parts if its part is free now; `None` if
+    /// it is held (we interrupted its owner, or a flush has it). Any
+    /// context; `f` must not sleep.
+    #[inline(always)]
+    pub(crate) fn local<R>(&self, f: impl FnOnce(usize, &mut T, &S) -> R) -> Option<R> {
+        let part = self.here_part();
+        if part.busy.swap(1, Ordering::Acquire) != 0 {
+            return None;
+        }
+        // SAFETY: we hold the busy flag, so this is the only reference to
+        // `own` (invariant).
+        let r = f(part.cpu as usize, unsafe { &mut *part.own.get() }, &part.shared);
+        part.busy.store(0, Ordering::Release);
+        Some(r)
     }
 
-    /// `cpu`'s shared part (counters), from anywhere.
-    pub(crate) fn shared(&self, cpu: usize) -> &S {
-        // SAFETY: `S` is only ever shared (`Sync`); the memory lives as long
-        // as `self`.
-        unsafe { &(*self.part(cpu)).shared }
+    /// [`PerCpuSlab::local`] without the CPU id (the fast paths).
+    #[inline(always)]
+    pub(crate) fn fast<R>(&self, f: impl FnOnce(&mut T, &S) -> R) -> Option<R> {
+        self.local(|_, t, s| f(t, s))
+    }
+
+    /// This CPU's id and shared part, without taking anything.
+    #[inline(always)]
+    pub(crate) fn here(&self) -> (usize, &S) {
+        let part = self.here_part();
+        (part.cpu as usize, &part.shared)
+    }
+
+    /// `cpu`'s shared part (counters), from anywhere (`None` for a CPU
+    /// that is not possible).
+    pub(crate) fn shared(&self, cpu: usize) -> Option<&S> {
+        if !super::percpu::cpu_possible(cpu) {
+            return None;
+        }
+        // SAFETY: a possible CPU's part; `S` is only ever shared (`Sync`);
+        // the memory lives as long as `self`.
+        Some(unsafe { &(*self.part(cpu)).shared })
+    }
+
+    /// `f` on `cpu`'s parts, spinning until its busy flag is free (holders
+    /// keep it for a few instructions and never sleep; one that was
+    /// preempted runs again when we are, on a preemptible kernel, and
+    /// cannot be preempted on another). Process context; does not sleep,
+    /// so RCU readers may call it.
+    pub(crate) fn with_cpu<R>(&self, cpu: usize, f: impl FnOnce(&mut T, &S) -> R) -> R {
+        // SAFETY: a possible CPU's part of our allocation.
+        let part = unsafe { &*self.part(cpu) };
+        while part.busy.swap(1, Ordering::Acquire) != 0 {
+            core::hint::spin_loop();
+        }
+        // SAFETY: we hold the busy flag (invariant).
+        let r = f(unsafe { &mut *part.own.get() }, &part.shared);
+        part.busy.store(0, Ordering::Release);
+        r
     }
 
     /// `f` on a dead CPU's parts (from its hotplug teardown).
     pub(crate) fn dead<R>(&self, cpu: DeadCpu, f: impl FnOnce(&mut T, &S) -> R) -> R {
-        let part = self.part(cpu.0);
-        // SAFETY: the CPU is dead, so its parts are unused: it ran its
-        // pending cross-CPU calls before dying and gets no new ones.
-        unsafe { f(&mut *(*part).own.get(), &(*part).shared) }
+        self.with_cpu(cpu.0, f)
     }
 
-    /// Runs `f` on every online CPU, there, with interrupts off (an IPI;
-    /// this CPU directly), and waits. Process context with interrupts on.
-    pub(crate) fn on_each_cpu<F: Fn(usize, &mut T, &S) + Sync>(&self, f: &F) {
-        struct Ctx<'a, T: ZeroValid, S: ZeroValid + Sync, F> {
-            cells: &'a PerCpuSlab<T, S>,
-            f: &'a F,
-        }
-        extern "C" fn trampoline<
-            T: ZeroValid,
-            S: ZeroValid + Sync,
-            F: Fn(usize, &mut T, &S) + Sync,
-        >(
-            info: *mut c_void,
-        ) {
-            // SAFETY: `info` is the `Ctx` below, alive until every CPU ran.
-            let ctx = unsafe { &*(info as *const Ctx<'_, T, S, F>) };
-            // SAFETY: we run on this CPU with interrupts off (IPI context).
-            let cpu = unsafe { rkmem_host_smp_processor_id() } as usize;
-            let part = ctx.cells.part(cpu);
-            // SAFETY: as in `fast`: interrupts are off on this CPU.
-            unsafe { (ctx.f)(cpu, &mut *(*part).own.get(), &(*part).shared) }
-        }
-        let ctx = Ctx { cells: self, f };
-        // SAFETY: `on_each_cpu(.., wait = 1)` returns after every CPU ran
-        // the trampoline, so `ctx` outlives every use.
-        unsafe {
-            rkmem_host_on_each_cpu(
-                trampoline::<T, S, F>,
-                &ctx as *const Ctx<'_, T, S, F> as *mut c_void,
-            )
+    /// `f` on every possible CPU's parts, one after the other, each taken
+    /// as [`PerCpuSlab::with_cpu`] does (no IPIs). Process context.
+    pub(crate) fn for_each_cpu(&self, mut f: impl FnMut(&mut T, &S)) {
+        for cpu in super::percpu::possible_cpus() {
+            self.with_cpu(cpu, |t, s| f(t, s));
         }
     }
 }
@@ -729,7 +727,13 @@ impl<T, const N: usize> Registry<T, N> {
         if p.is_null() || p as usize == RESERVED {
             return None;
         }
-        slot.store(core::ptr::null_mut(), Ordering::Release);
+        // Exactly one remover wins the slot.
+        if slot
+            .compare_exchange(p, core::ptr::null_mut(), Ordering::AcqRel, Ordering::Relaxed)
+            .is_err()
+        {
+            return None;
+        }
         // SAFETY: waits for RCU readers; callable from process context,
         // which `remove`'s callers are (destroy, unload).
         unsafe { rkmem_host_synchronize_rcu() };
@@ -737,6 +741,19 @@ impl<T, const N: usize> Registry<T, N> {
         // readers that saw it are done, and C API users are gone
         // (invariant).
         Some(unsafe { KBox::from_raw(p) })
+    }
+}
+
+impl<T, const N: usize> Drop for Registry<T, N> {
+    fn drop(&mut self) {
+        for slot in self.slots.iter() {
+            let p = slot.swap(core::ptr::null_mut(), Ordering::AcqRel);
+            if !p.is_null() && p as usize != RESERVED {
+                // SAFETY: from `KBox::into_raw`; the registry is going away
+                // (`&mut self`), so nothing can reach the entry any more.
+                drop(unsafe { KBox::from_raw(p) });
+            }
+        }
     }
 }
 
@@ -1004,6 +1021,13 @@ pub(crate) extern "C" fn rkmem_rust_kmalloc(
         return core::ptr::null_mut();
     };
     let req = obj_req(gfp, flags, nid, caller);
+    // No DMA kmalloc classes: a small GFP_DMA/GFP_DMA32 request fails
+    // rather than get memory from a zone it did not ask for.
+    if highest_kind < crate::logic::zonelist::ZoneType::Normal as c_int
+        && slabs.kmalloc_cache(size).is_some()
+    {
+        return core::ptr::null_mut();
+    }
     let got = match slabs.kmalloc_cache(size) {
         Some(cache) => cache.alloc(rk, &req),
         None => usize::try_from(highest_kind)
