@@ -320,6 +320,17 @@ impl FreeSlots for Slots<'_> {
     }
 }
 
+/// What the free fast path did.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pushed {
+    /// On the CPU's list.
+    Done,
+    /// The object the CPU freed last: a double free.
+    Again,
+    /// Not an object of the CPU's active slab.
+    NotActive,
+}
+
 /// A slab found from an object address.
 struct Located {
     slab: SlabPage,
@@ -332,6 +343,7 @@ struct Located {
 /// owns it (any rkmem page: whether it is a slab is for the caller to
 /// check). A tail's head is trusted only if rkmem owns it too and it is
 /// within a slab's reach (order 3).
+#[inline(always)]
 fn slab_page_of(rk: &Rkmem, obj: usize) -> Option<(SlabPage, u64)> {
     let pfn = crate::host::slab::addr_to_pfn(obj)?;
     let page = SlabPage::of(rk.owns(pfn)?);
@@ -1186,16 +1198,18 @@ impl Cache {
     /// Frees one object (`kmem_cache_free`).
     #[inline(always)]
     pub(crate) fn free(&self, rk: &Rkmem, obj: usize, caller: usize) {
-        if !self.debug && !self.init_on_free {
-            let done = self.cpu.fast(|c, st| {
-                let done = self.push_active(c, obj);
-                if done {
+        if !self.debug {
+            let r = self.cpu.fast(|c, st| {
+                let r = self.push_active(c, obj);
+                if r == Pushed::Done {
                     st.inc(Stat::FreeFastpath);
                 }
-                done
-            }) == Some(true);
-            if done {
-                return;
+                r
+            });
+            match r {
+                Some(Pushed::Done) => return,
+                Some(Pushed::Again) => return self.report_double_free(rk, obj),
+                _ => {}
             }
         }
         self.free_slow(rk, obj, caller)
@@ -1205,22 +1219,39 @@ impl Cache {
     /// object of the CPU's active slab (and not its last free: that is a
     /// double free, left to the slow path to report).
     #[inline(always)]
-    fn push_active(&self, c: &mut CpuSlab, obj: usize) -> bool {
+    fn push_active(&self, c: &mut CpuSlab, obj: usize) -> Pushed {
         let rel = obj.wrapping_sub(c.mem.addr() + self.layout.red_left_pad);
         if c.slab == 0 || rel >= self.span {
-            return false;
+            return Pushed::NotActive;
         }
         // `rel / size` without a divide (`obj_to_index`'s reciprocal).
         let idx = index_by_reciprocal(rel, self.recip);
-        if idx * self.layout.size != rel || c.free == idx as u32 + 1 {
-            return false;
+        if idx * self.layout.size != rel {
+            return Pushed::NotActive;
+        }
+        if c.free == idx as u32 + 1 {
+            return Pushed::Again;
+        }
+        if self.init_on_free {
+            c.mem
+                .fill(rel + self.layout.red_left_pad, self.layout.object_size, 0);
         }
         let slot = rel + self.layout.red_left_pad + self.layout.offset;
         let head = c.free.checked_sub(1).map(|h| h as u16);
         c.mem
             .write_word(slot, encode(head, (c.mem.addr() + slot) as u64, self.random));
         c.free = idx as u32 + 1;
-        true
+        Pushed::Done
+    }
+
+    /// The fast path saw `obj` freed twice in a row on this CPU.
+    #[cold]
+    #[inline(never)]
+    fn report_double_free(&self, rk: &Rkmem, obj: usize) {
+        if let Some(at) = self.locate(rk, obj) {
+            let off = self.layout.obj_offset(at.idx);
+            self.report(Report::AlreadyFree, Some((at.mem, off)), format_args!("object {:#x}", obj));
+        }
     }
 
     #[cold]
@@ -1238,9 +1269,6 @@ impl Cache {
         }
         let slot = off + self.layout.offset;
         let slot_addr = (at.mem.addr() + slot) as u64;
-        // The fast path leaves a free of the CPU's last freed object here:
-        // a double free.
-        let stored = at.slab.stored();
         let word = at.slab.state();
         let mut old = word.load(Ordering::Acquire);
         let frozen = SlabState::unpack(old).is_some_and(|s| s.place == Place::Cpu);
@@ -1248,14 +1276,6 @@ impl Cache {
         st.inc(Stat::FreeSlowpath);
         if frozen {
             st.inc(Stat::FreeFrozen);
-        }
-        let again = self.cpu.fast(|c, _| c.slab == stored && c.free == at.idx as u32 + 1) == Some(true);
-        if again {
-            return self.report(
-                Report::AlreadyFree,
-                Some((at.mem, off)),
-                format_args!("object {:#x}", obj),
-            );
         }
         // Onto the slab's own list with a compare-and-swap, interrupts on
         // (`__slab_free`); the node lock only if the free may empty a
@@ -1417,7 +1437,7 @@ impl Cache {
 
     /// Frees every non-null object of `objs` (`kmem_cache_free_bulk`).
     pub(crate) fn free_bulk(&self, rk: &Rkmem, objs: &[usize], caller: usize) {
-        if self.debug || self.init_on_free {
+        if self.debug {
             for &o in objs.iter().filter(|&&o| o != 0) {
                 self.free_slow(rk, o, caller);
             }
@@ -1430,7 +1450,7 @@ impl Cache {
             i += self.cpu.fast(|c, st| {
                 let mut n = 0;
                 for &o in &objs[i..] {
-                    if o != 0 && !self.push_active(c, o) {
+                    if o != 0 && self.push_active(c, o) != Pushed::Done {
                         break;
                     }
                     n += 1;
@@ -2148,6 +2168,7 @@ impl Slabs {
 
     /// The cache of `obj` (`Ok`), or the order of the large kmalloc chunk
     /// it starts (`Err`); `None` if rkmem does not own it.
+    #[inline(always)]
     fn owner_cache(&self, rk: &Rkmem, obj: usize) -> Option<core::result::Result<&Cache, u32>> {
         let (slab, owner) = slab_page_of(rk, obj)?;
         if SlabState::unpack(slab.state().load(Ordering::Acquire)).is_some() {

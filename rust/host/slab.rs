@@ -1021,14 +1021,10 @@ pub(crate) extern "C" fn rkmem_rust_kmalloc(
         return core::ptr::null_mut();
     };
     let req = obj_req(gfp, flags, nid, caller);
-    // No DMA kmalloc classes: a small GFP_DMA/GFP_DMA32 request fails
-    // rather than get memory from a zone it did not ask for.
-    if highest_kind < crate::logic::zonelist::ZoneType::Normal as c_int
-        && slabs.kmalloc_cache(size).is_some()
-    {
-        return core::ptr::null_mut();
-    }
     let got = match slabs.kmalloc_cache(size) {
+        // No DMA kmalloc classes: a small GFP_DMA/GFP_DMA32 request fails
+        // rather than get memory from a zone it did not ask for.
+        Some(_) if highest_kind < crate::logic::zonelist::ZoneType::Normal as c_int => None,
         Some(cache) => cache.alloc(rk, &req),
         None => usize::try_from(highest_kind)
             .ok()
