@@ -10,7 +10,7 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/slab_lib.sh"
 
 ktap_print_header
-ktap_set_plan 23
+ktap_set_plan 24
 
 check "fresh rkmem (each kind of report once per load)" fresh_rkmem
 reset_rkmem
@@ -164,14 +164,17 @@ check "after the corruptions: a new cache works; it and the kmalloc caches valid
 check "unload after the corruptions returns every block" unload_clean
 check "reload (new reports)" insmod "$RKMEM_KO"
 
-# Plain (non-debug) caches too refuse a free that is not an object start or
-# of another cache (rkmem_cache_free's contract).
+# Plain (non-debug) caches too refuse a free that is not an object start,
+# of another cache or, right after the first, a second free of the same
+# object (rkmem_cache_free's contract).
 midfree_fast() { corruption midfree_fast slabclient-midfast "Invalid object pointer"; }
 wrongcache_fast() {
     corruption wrongcache_fast "slabclient-wrongfast-b slabclient-wrongfast-a" "Wrong slab cache" "is from slabclient-wrongfast-a"
 }
+doublefree_fast() { corruption doublefree_fast slabclient-dfreefast "Object already free"; }
 check "midfree on a plain cache refused" midfree_fast
 check "wrongcache on a plain cache refused" wrongcache_fast
+check "doublefree in a row on a plain cache refused" doublefree_fast
 
 # Caches destroyed with objects caught corrupt keep their slabs until unload.
 check "unload returns every block" unload_clean

@@ -40,7 +40,8 @@
  *                wrongcache, foreign (the host's memory freed to rkmem),
  *                notslab (an rkmem page that is no slab object);
  *                freeptr (a plain cache: garbage over a free object's free
- *                pointer), midfree_fast, wrongcache_fast (plain caches);
+ *                pointer), midfree_fast, wrongcache_fast, doublefree_fast
+ *                (the same on plain caches; the double free in a row);
  * leakcache=1    destroys a cache with 10 live objects (rkmem warns).
  */
 #include <linux/atomic.h>
@@ -109,7 +110,7 @@ MODULE_PARM_DESC(irq_period_us, "slabstress: shortest timer period (us)");
 
 static char *corrupt;
 module_param(corrupt, charp, 0444);
-MODULE_PARM_DESC(corrupt, "corrupt an object: redzone, redzone_left, poison, poison_validate, doublefree, midfree, wrongcache, foreign, notslab, freeptr, midfree_fast, wrongcache_fast");
+MODULE_PARM_DESC(corrupt, "corrupt an object: redzone, redzone_left, poison, poison_validate, doublefree, midfree, wrongcache, foreign, notslab, freeptr, midfree_fast, wrongcache_fast, doublefree_fast");
 
 static int leakcache;
 module_param(leakcache, int, 0444);
@@ -1279,6 +1280,33 @@ static void corrupt_doublefree(void)
 	rkmem_cache_free(s, q);
 }
 
+/*
+ * A plain cache: the same object freed twice in a row on one CPU, the
+ * second free finds it at the head of that CPU's free list.
+ */
+static void corrupt_doublefree_fast(void)
+{
+	struct rkmem_cache *s;
+	void *p, *q;
+
+	s = corrupt_cache("slabclient-dfreefast", CHECKED_SIZE, 0);
+	if (!s)
+		return;
+	preempt_disable();
+	p = rkmem_cache_alloc(s, GFP_ATOMIC);
+	q = rkmem_cache_alloc(s, GFP_ATOMIC);
+	if (p && q) {
+		rkmem_cache_free(s, p);
+		rkmem_cache_free(s, p);
+	}
+	preempt_enable();
+	expect(p && q, "doublefree_fast: allocations");
+	if (!p || !q)
+		return;
+	still_usable(s, CHECKED_SIZE, USABLE_OBJS, NULL, "doublefree_fast");
+	rkmem_cache_free(s, q);
+}
+
 /* A pointer 8 bytes into an object: refused, the object stays allocated. */
 static void corrupt_midfree(const char *name, slab_flags_t flags, const char *what)
 {
@@ -1466,6 +1494,7 @@ static const struct {
 	{ "freeptr", corrupt_freeptr },
 	{ "midfree_fast", corrupt_midfree_fast },
 	{ "wrongcache_fast", corrupt_wrongcache_fast },
+	{ "doublefree_fast", corrupt_doublefree_fast },
 };
 
 static int corrupt_kind(const char *word)
