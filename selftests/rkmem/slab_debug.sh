@@ -12,7 +12,7 @@ source "$(dirname "$0")/slab_lib.sh"
 ktap_print_header
 ktap_set_plan 24
 
-check "fresh rkmem (each kind of report once per load)" fresh_rkmem
+check "fresh rkmem (slab_debug '-', only the kmalloc caches)" fresh_rkmem
 reset_rkmem
 
 # letters: the letters of the slab_debug knob, sorted ("-" for none).
@@ -162,7 +162,7 @@ still_sound() {
 check "after the corruptions: a new cache works; it and the kmalloc caches validate clean" still_sound
 
 check "unload after the corruptions returns every block" unload_clean
-check "reload (new reports)" insmod "$RKMEM_KO"
+check "reload" insmod "$RKMEM_KO"
 
 # Plain (non-debug) caches too refuse a free that is not an object start,
 # of another cache or, right after the first, a second free of the same

@@ -91,7 +91,7 @@ unload_clean() {
     [ -n "$line" ] && [ "$taken" = "$returned" ] && [ "$kept" = 0 ]
 }
 
-# fresh_rkmem: rkmem reloaded (a new load: every kind of report again,
+# fresh_rkmem: rkmem reloaded (a new load: no cache has reported yet,
 # slab_debug "-", only the kmalloc caches).
 fresh_rkmem() {
     slab_client_gone || return 1
