@@ -292,7 +292,7 @@ impl Report {
             Report::Poison => c_str!("Poison overwritten"),
             Report::AlreadyFree => c_str!("Object already free"),
             Report::InvalidPointer => c_str!("Invalid object pointer"),
-            Report::WrongCache => c_str!("Wrong slab cache"),
+            Report::WrongCache => c_str!("Wrong slab cache, object is from another cache"),
             Report::FreepointerCorrupt => c_str!("Freepointer corrupt"),
             Report::NotOwned => c_str!("Free of memory rkmem does not own"),
             Report::NotSlab => c_str!("Free of an rkmem page that is no slab object"),
@@ -452,7 +452,7 @@ impl Cache {
                 recip: reciprocal(layout.size),
                 ctor,
                 debug,
-                consistency: debug,
+                consistency: bits & flags::CONSISTENCY_CHECKS != 0,
                 init_on_free: crate::host::slab::init_on_free() && ctor.is_none() && !debug,
                 min_partial: AtomicU32::new(min_partial(layout.size)),
                 cpu_partial: AtomicU32::new(cpu_partial),
@@ -1502,6 +1502,9 @@ impl Cache {
                     val
                 ),
             );
+            // Repaired once reported (SLUB's `restore_bytes`), so the next
+            // check of this object finds only new damage.
+            mem.fill(off - l.red_left_pad, l.red_left_pad, val);
             return false;
         }
         let right = off + l.object_size;
@@ -1517,6 +1520,7 @@ impl Cache {
                     val
                 ),
             );
+            mem.fill(right, l.inuse - l.object_size, val);
             return false;
         }
         true

@@ -308,7 +308,14 @@ pub fn slab_letters(bits: u32) -> ([u8; 4], usize) {
 /// One number for a knob, `0..=max`.
 pub fn parse_knob_number(input: &str, max: u64) -> Result<u64, CmdError> {
     let input = input.strip_suffix('\n').unwrap_or(input).trim();
-    let v: u64 = input.parse().map_err(|_| CmdError::Invalid)?;
+    // An all-digit number too big for u64 is out of range, as kstrtou64.
+    let v: u64 = input.parse().map_err(|_| {
+        if !input.is_empty() && input.bytes().all(|b| b.is_ascii_digit()) {
+            CmdError::Range
+        } else {
+            CmdError::Invalid
+        }
+    })?;
     if v > max {
         return Err(CmdError::Range);
     }
@@ -547,6 +554,8 @@ mod tests {
         assert_eq!(parse_knob_number("11", 10), Err(CmdError::Range));
         assert_eq!(parse_knob_number("-1", 10), Err(CmdError::Invalid));
         assert_eq!(parse_knob_number("x", 10), Err(CmdError::Invalid));
+        assert_eq!(parse_knob_number("99999999999999999999", 10), Err(CmdError::Range));
+        assert_eq!(parse_knob_number("", 10), Err(CmdError::Invalid));
         assert_eq!(
             parse_slab_test("create t1 100 0 -\n"),
             Ok(SlabTestCmd::Create {

@@ -12,10 +12,11 @@ reset_rkmem
 
 modes_root_only() {
     local f mode ok=0
-    for f in "$D"/*; do
+    # Files anywhere below (slab/<cache>/ included); directories are 755.
+    while read -r f; do
         mode=$(stat -c %a "$f")
         case $mode in 400 | 200 | 600) ;; *) echo "# $f has mode $mode"; ok=1 ;; esac
-    done
+    done < <(find "$D" -type f)
     return $ok
 }
 check "debugfs files are root-only" modes_root_only
