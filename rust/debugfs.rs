@@ -785,7 +785,8 @@ impl Rkmem {
                 c.set_cpu_partial(v as u32)
             }
             CacheFile::Shrink | CacheFile::Validate => {
-                if cmd::parse_knob_number(text, 1).map_err(cmd_err)? != 1 {
+                // A trigger, not a number: anything but "1" is malformed.
+                if cmd::parse_knob_number(text, 1) != Ok(1) {
                     return Err(EINVAL);
                 }
                 if matches!(kind, CacheFile::Shrink) {
