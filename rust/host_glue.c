@@ -495,10 +495,26 @@ void rkmem_host_shrinker_unregister(struct shrinker *s) { shrinker_free(s); }
 /* One warning per burst, as the host's warn_alloc (which is not exported). */
 static DEFINE_RATELIMIT_STATE(rkmem_warn_rs, 5 * HZ, 1);
 
+/* The rkmem_rust_* flags of a gfp mask (pages and objects; __GFP_COMP apart). */
+static unsigned int alloc_flags_of(gfp_t gfp)
+{
+	unsigned int flags = 0;
+
+	if (gfp & __GFP_THISNODE)
+		flags |= RKMEM_ALLOC_THISNODE;
+	if (gfpflags_allow_blocking(gfp))
+		flags |= RKMEM_ALLOC_CAN_SLEEP;
+	if (want_init_on_alloc(gfp))
+		flags |= RKMEM_ALLOC_ZERO;
+	if (gfp & __GFP_NOFAIL)
+		flags |= RKMEM_ALLOC_NOFAIL;
+	return flags;
+}
+
 struct page *rkmem_alloc_pages(int nid, gfp_t gfp, unsigned int order)
 {
 	unsigned long pfn;
-	unsigned int flags = 0;
+	unsigned int flags;
 	int highest = zone_kind_of(gfp_zone(gfp));
 
 	might_alloc(gfp);
@@ -511,16 +527,9 @@ struct page *rkmem_alloc_pages(int nid, gfp_t gfp, unsigned int order)
 	}
 	if (nid == NUMA_NO_NODE)
 		nid = numa_node_id();
-	if (gfp & __GFP_THISNODE)
-		flags |= RKMEM_ALLOC_THISNODE;
-	if (gfpflags_allow_blocking(gfp))
-		flags |= RKMEM_ALLOC_CAN_SLEEP;
-	if (want_init_on_alloc(gfp))
-		flags |= RKMEM_ALLOC_ZERO;
+	flags = alloc_flags_of(gfp);
 	if (gfp & __GFP_COMP)
 		flags |= RKMEM_ALLOC_COMP;
-	if (gfp & __GFP_NOFAIL)
-		flags |= RKMEM_ALLOC_NOFAIL;
 	if (highest >= 0 && order <= MAX_PAGE_ORDER &&
 	    !rkmem_rust_alloc(nid, highest, gfp, flags, order, &pfn))
 		return pfn_to_page(pfn);
@@ -607,21 +616,6 @@ u64 rkmem_host_random_u64(void) { return get_random_u64(); }
 
 /* ---- the exported C API: object caches ---- */
 
-/* The part of a gfp mask the slab layer acts on. */
-static unsigned int slab_flags_of(gfp_t gfp)
-{
-	unsigned int flags = 0;
-
-	if (gfp & __GFP_THISNODE)
-		flags |= RKMEM_ALLOC_THISNODE;
-	if (gfpflags_allow_blocking(gfp))
-		flags |= RKMEM_ALLOC_CAN_SLEEP;
-	if (want_init_on_alloc(gfp))
-		flags |= RKMEM_ALLOC_ZERO;
-	if (gfp & __GFP_NOFAIL)
-		flags |= RKMEM_ALLOC_NOFAIL;
-	return flags;
-}
 
 /* As the host's slab: a node that is offline, impossible or without memory means any node. */
 static int slab_node(int nid)
@@ -648,14 +642,14 @@ EXPORT_SYMBOL_GPL(rkmem_cache_create);
 void *rkmem_cache_alloc(struct rkmem_cache *s, gfp_t gfp)
 {
 	might_alloc(gfp);
-	return rkmem_rust_cache_alloc(s, gfp, slab_flags_of(gfp), NUMA_NO_NODE, _RET_IP_);
+	return rkmem_rust_cache_alloc(s, gfp, alloc_flags_of(gfp), NUMA_NO_NODE, _RET_IP_);
 }
 EXPORT_SYMBOL_GPL(rkmem_cache_alloc);
 
 void *rkmem_cache_alloc_node(struct rkmem_cache *s, gfp_t gfp, int nid)
 {
 	might_alloc(gfp);
-	return rkmem_rust_cache_alloc(s, gfp, slab_flags_of(gfp), slab_node(nid), _RET_IP_);
+	return rkmem_rust_cache_alloc(s, gfp, alloc_flags_of(gfp), slab_node(nid), _RET_IP_);
 }
 EXPORT_SYMBOL_GPL(rkmem_cache_alloc_node);
 
@@ -669,7 +663,7 @@ EXPORT_SYMBOL_GPL(rkmem_cache_free);
 int rkmem_cache_alloc_bulk(struct rkmem_cache *s, gfp_t gfp, size_t nr, void **p)
 {
 	might_alloc(gfp);
-	return rkmem_rust_cache_alloc_bulk(s, gfp, slab_flags_of(gfp), nr, p, _RET_IP_);
+	return rkmem_rust_cache_alloc_bulk(s, gfp, alloc_flags_of(gfp), nr, p, _RET_IP_);
 }
 EXPORT_SYMBOL_GPL(rkmem_cache_alloc_bulk);
 
@@ -702,7 +696,7 @@ void *rkmem_kmalloc_node(size_t size, gfp_t gfp, int nid)
 	might_alloc(gfp);
 	if (!size || highest < 0)
 		return NULL;
-	return rkmem_rust_kmalloc(size, gfp, slab_flags_of(gfp), highest, slab_node(nid),
+	return rkmem_rust_kmalloc(size, gfp, alloc_flags_of(gfp), highest, slab_node(nid),
 				  _RET_IP_);
 }
 EXPORT_SYMBOL_GPL(rkmem_kmalloc_node);
@@ -714,7 +708,7 @@ void *rkmem_kmalloc(size_t size, gfp_t gfp)
 	might_alloc(gfp);
 	if (!size || highest < 0)
 		return NULL;
-	return rkmem_rust_kmalloc(size, gfp, slab_flags_of(gfp), highest, NUMA_NO_NODE,
+	return rkmem_rust_kmalloc(size, gfp, alloc_flags_of(gfp), highest, NUMA_NO_NODE,
 				  _RET_IP_);
 }
 EXPORT_SYMBOL_GPL(rkmem_kmalloc);

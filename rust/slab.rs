@@ -939,14 +939,33 @@ impl Cache {
     #[inline(never)]
     fn alloc_nocpu(&self, rk: &Rkmem, req: &ObjReq) -> Option<usize> {
         let (cpu, st) = self.cpu.here();
-        let first = req.node.unwrap_or_else(|| cpu_node(cpu));
+        self.alloc_listed(rk, req, cpu_node(cpu), |node| {
+            let got = self.pop_node(node);
+            if got.is_some() {
+                st.inc(Stat::AllocFromPartial);
+            }
+            got
+        })
+    }
+
+    /// One object by `take` from the nodes a request may use (the one
+    /// asked, or `local` first, then by distance unless `__GFP_THISNODE`);
+    /// when none has one, a new slab goes on the node's partial list and
+    /// the nodes are tried again.
+    fn alloc_listed(
+        &self,
+        rk: &Rkmem,
+        req: &ObjReq,
+        local: usize,
+        mut take: impl FnMut(usize) -> Option<(SlabMem, usize)>,
+    ) -> Option<usize> {
+        let first = req.node.unwrap_or(local);
         for _ in 0..4 {
             for node in rk.node_order(first).into_iter().flatten() {
                 if node != first && req.this_node && req.node.is_some() {
                     break;
                 }
-                if let Some((mem, off)) = self.pop_node(node) {
-                    st.inc(Stat::AllocFromPartial);
+                if let Some((mem, off)) = take(node) {
                     if req.zero {
                         mem.fill(off, self.layout.object_size, 0);
                     }
@@ -962,7 +981,7 @@ impl Cache {
             let mut l = self.node(node).lists.lock();
             l.partial.push_front(slab);
             l.counts.add();
-            st.inc(Stat::AllocSlab);
+            self.count(Stat::AllocSlab);
         }
         None
     }
@@ -1488,40 +1507,30 @@ impl Cache {
         if !l.flags.has(SlabFlags::RED_ZONE) {
             return true;
         }
-        if let Some((at, b)) = mem.first_mismatch(off - l.red_left_pad, l.red_left_pad, val) {
-            // Dumped from the object's start (its tracks, not the
-            // previous object's).
-            self.report(
-                Report::LeftRedzone,
-                Some((*mem, off)),
-                format_args!(
-                    "0x{:x} @offset={}. First byte {:#x} instead of {:#x}",
-                    mem.addr() + at,
-                    at,
-                    b,
-                    val
-                ),
-            );
-            // Repaired once reported (SLUB's `restore_bytes`), so the next
-            // check of this object finds only new damage.
-            mem.fill(off - l.red_left_pad, l.red_left_pad, val);
-            return false;
-        }
-        let right = off + l.object_size;
-        if let Some((at, b)) = mem.first_mismatch(right, l.inuse - l.object_size, val) {
-            self.report(
-                Report::RightRedzone,
-                Some((*mem, at)),
-                format_args!(
-                    "0x{:x} @offset={}. First byte {:#x} instead of {:#x}",
-                    mem.addr() + at,
-                    at,
-                    b,
-                    val
-                ),
-            );
-            mem.fill(right, l.inuse - l.object_size, val);
-            return false;
+        // (kind, zone start, zone length, where the dump starts: the
+        // object itself for the left zone, so its tracks are printed)
+        let zones = [
+            (Report::LeftRedzone, off - l.red_left_pad, l.red_left_pad, Some(off)),
+            (Report::RightRedzone, off + l.object_size, l.inuse - l.object_size, None),
+        ];
+        for (kind, start, len, dump_at) in zones {
+            if let Some((at, b)) = mem.first_mismatch(start, len, val) {
+                self.report(
+                    kind,
+                    Some((*mem, dump_at.unwrap_or(at))),
+                    format_args!(
+                        "0x{:x} @offset={}. First byte {:#x} instead of {:#x}",
+                        mem.addr() + at,
+                        at,
+                        b,
+                        val
+                    ),
+                );
+                // Repaired once reported (SLUB's `restore_bytes`), so the
+                // next check of this object finds only new damage.
+                mem.fill(start, len, val);
+                return false;
+            }
         }
         true
     }
@@ -1561,33 +1570,7 @@ impl Cache {
     fn debug_alloc(&self, rk: &Rkmem, req: &ObjReq) -> Option<usize> {
         let (cpu, st) = self.cpu.here();
         st.inc(Stat::AllocSlowpath);
-        let local = cpu_node(cpu);
-        let first = req.node.unwrap_or(local);
-        for _ in 0..4 {
-            for node in rk.node_order(first).into_iter().flatten() {
-                if node != first && req.this_node && req.node.is_some() {
-                    break;
-                }
-                if let Some((mem, off)) = self.debug_take(node, req.caller) {
-                    if req.zero {
-                        mem.fill(off, self.layout.object_size, 0);
-                    }
-                    return Some(mem.addr() + off);
-                }
-            }
-            // A new slab on the node's list, then try again.
-            let init = SlabState {
-                head: Some(0),
-                inuse: 0,
-                place: Place::Node,
-            };
-            let (slab, node) = self.new_slab(rk, req, first, init)?;
-            let mut l = self.node(node).lists.lock();
-            l.partial.push_front(slab);
-            l.counts.add();
-            self.count(Stat::AllocSlab);
-        }
-        None
+        self.alloc_listed(rk, req, cpu_node(cpu), |node| self.debug_take(node, req.caller))
     }
 
     /// Takes a checked object from `node`'s partial slabs.
