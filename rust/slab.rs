@@ -619,6 +619,9 @@ impl Cache {
             return None;
         };
         if id != self.id {
+            // The other cache may be destroyed meanwhile: read its name
+            // inside an RCU section.
+            let rcu = RcuRead::lock();
             let other = rk_slabs().and_then(|s| s.caches.get(id));
             let mut name = [0u8; 32];
             let n = other.map_or(0, |c| {
@@ -627,6 +630,7 @@ impl Cache {
                 name[..n].copy_from_slice(&b[..n]);
                 n
             });
+            drop(rcu);
             self.report(
                 Report::WrongCache,
                 None,
@@ -852,6 +856,9 @@ impl Cache {
                 if let Some(off) = self.pop_local(c) {
                     return Some((c.mem, off));
                 }
+                // A corrupt list: give the slab up (what was good of it
+                // goes back) before trying the next.
+                self.deactivate(rk, c, st);
             }
         }
         // The nodes' partial lists: the one asked, or local first, then by
@@ -880,6 +887,7 @@ impl Cache {
                     if let Some(off) = self.pop_local(c) {
                         return Some((c.mem, off));
                     }
+                    self.deactivate(rk, c, st);
                 }
             }
         }
@@ -960,7 +968,11 @@ impl Cache {
         mut take: impl FnMut(usize) -> Option<(SlabMem, usize)>,
     ) -> Option<usize> {
         let first = req.node.unwrap_or(local);
-        for _ in 0..4 {
+        // __GFP_NOFAIL keeps going (each round adds a slab; others may
+        // take it first).
+        let mut rounds = 0;
+        while rounds < 4 || req.nofail {
+            rounds += 1;
             for node in rk.node_order(first).into_iter().flatten() {
                 if node != first && req.this_node && req.node.is_some() {
                     break;
@@ -1252,6 +1264,7 @@ impl Cache {
             return Pushed::Again;
         }
         if self.init_on_free {
+            // Bounded (one object, at most 32 KiB).
             c.mem
                 .fill(rel + self.layout.red_left_pad, self.layout.object_size, 0);
         }
@@ -1283,13 +1296,17 @@ impl Cache {
             return self.debug_free(rk, at, caller);
         }
         let off = self.layout.obj_offset(at.idx);
-        if self.init_on_free {
-            at.mem.fill(off, self.layout.object_size, 0);
-        }
         let slot = off + self.layout.offset;
         let slot_addr = (at.mem.addr() + slot) as u64;
         let word = at.slab.state();
         let mut old = word.load(Ordering::Acquire);
+        // Zeroed only once it is known not to be the slab's first free
+        // object freed again (whose free pointer zeroing would wipe).
+        if self.init_on_free
+            && SlabState::unpack(old).is_some_and(|s| s.free(at.idx, true).is_ok())
+        {
+            at.mem.fill(off, self.layout.object_size, 0);
+        }
         let frozen = SlabState::unpack(old).is_some_and(|s| s.place == Place::Cpu);
         let (_, st) = self.cpu.here();
         st.inc(Stat::FreeSlowpath);
@@ -1479,7 +1496,11 @@ impl Cache {
             })
             .unwrap_or(0);
             if let Some(&o) = objs.get(i) {
-                self.free_slow(rk, o, caller);
+                // The run stopped here: free it on its own (which also
+                // reports a repeated free), NULL skipped.
+                if o != 0 {
+                    self.free(rk, o, caller);
+                }
                 i += 1;
             }
         }

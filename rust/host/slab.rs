@@ -37,6 +37,8 @@ extern "C" {
         when: c_ulong,
     );
     fn rkmem_host_track_now(pid: *mut c_int, when: *mut c_ulong);
+    fn rkmem_host_atomic_begin();
+    fn rkmem_host_atomic_end();
     fn rkmem_host_init_on_free() -> bool;
     static this_cpu_off: c_ulong;
 }
@@ -489,26 +491,45 @@ impl<T: ZeroValid, S: ZeroValid + Sync> PerCpuSlab<T, S> {
         unsafe { &*p }
     }
 
-    /// `f` with this CPU's id and parts if its part is free now; `None` if
-    /// it is held (we interrupted its owner, or a flush has it). Any
-    /// context; `f` must not sleep.
+    /// The fast paths: `f` on this CPU's parts if its part is free now;
+    /// `None` if it is held (we interrupted its owner, or a flush has it).
+    /// Any context. Preemption stays on: `f` must be a few instructions on
+    /// the part (pop or push; no slab changes hands), so a holder that is
+    /// preempted, even migrated, lets go within them, and a part that is no
+    /// longer its CPU's (it went offline) is only flushed after.
     #[inline(always)]
-    pub(crate) fn local<R>(&self, f: impl FnOnce(usize, &mut T, &S) -> R) -> Option<R> {
+    pub(crate) fn fast<R>(&self, f: impl FnOnce(&mut T, &S) -> R) -> Option<R> {
         let part = self.here_part();
         if part.busy.swap(1, Ordering::Acquire) != 0 {
             return None;
         }
         // SAFETY: we hold the busy flag, so this is the only reference to
         // `own` (invariant).
-        let r = f(part.cpu as usize, unsafe { &mut *part.own.get() }, &part.shared);
+        let r = f(unsafe { &mut *part.own.get() }, &part.shared);
         part.busy.store(0, Ordering::Release);
         Some(r)
     }
 
-    /// [`PerCpuSlab::local`] without the CPU id (the fast paths).
-    #[inline(always)]
-    pub(crate) fn fast<R>(&self, f: impl FnOnce(&mut T, &S) -> R) -> Option<R> {
-        self.local(|_, t, s| f(t, s))
+    /// The slow paths: `f` with this CPU's id and parts, preemption off for
+    /// the whole hold (bounded work that moves slabs: never stranded on a
+    /// CPU that went away, never held by a preempted task); `None` if the
+    /// part is held. Any context; `f` must not sleep.
+    pub(crate) fn local<R>(&self, f: impl FnOnce(usize, &mut T, &S) -> R) -> Option<R> {
+        // SAFETY: paired with `rkmem_host_atomic_end` on every path below.
+        unsafe { rkmem_host_atomic_begin() };
+        let part = self.here_part();
+        let r = if part.busy.swap(1, Ordering::Acquire) != 0 {
+            None
+        } else {
+            // SAFETY: we hold the busy flag (invariant); preemption is off,
+            // so this is our CPU's part for the whole hold.
+            let r = f(part.cpu as usize, unsafe { &mut *part.own.get() }, &part.shared);
+            part.busy.store(0, Ordering::Release);
+            Some(r)
+        };
+        // SAFETY: pairs with the `rkmem_host_atomic_begin` above.
+        unsafe { rkmem_host_atomic_end() };
+        r
     }
 
     /// This CPU's id and shared part, without taking anything.
@@ -529,20 +550,35 @@ impl<T: ZeroValid, S: ZeroValid + Sync> PerCpuSlab<T, S> {
         Some(unsafe { &(*self.part(cpu)).shared })
     }
 
-    /// `f` on `cpu`'s parts, spinning until its busy flag is free (holders
-    /// keep it for a few instructions and never sleep; one that was
-    /// preempted runs again when we are, on a preemptible kernel, and
-    /// cannot be preempted on another). Process context; does not sleep,
-    /// so RCU readers may call it.
+    /// `f` on `cpu`'s parts, spinning until its busy flag is free, then
+    /// with preemption off for the hold. Slow-path holders run with
+    /// preemption off; a fast-path holder keeps the flag a few
+    /// instructions, and if it was preempted there it runs again when we
+    /// are (we spin preemptible). Process context; does not sleep, so RCU
+    /// readers may call it.
     pub(crate) fn with_cpu<R>(&self, cpu: usize, f: impl FnOnce(&mut T, &S) -> R) -> R {
         // SAFETY: a possible CPU's part of our allocation.
         let part = unsafe { &*self.part(cpu) };
-        while part.busy.swap(1, Ordering::Acquire) != 0 {
-            core::hint::spin_loop();
+        loop {
+            // Test, then test-and-set: spin on a plain load.
+            while part.busy.load(Ordering::Relaxed) != 0 {
+                core::hint::spin_loop();
+            }
+            // SAFETY: paired with `rkmem_host_atomic_end` below; taken
+            // before the flag, so we are never preempted holding it (a
+            // spinner on this CPU could then wait for us forever).
+            unsafe { rkmem_host_atomic_begin() };
+            if part.busy.swap(1, Ordering::Acquire) == 0 {
+                break;
+            }
+            // SAFETY: pairs with the begin above; spin preemptible.
+            unsafe { rkmem_host_atomic_end() };
         }
         // SAFETY: we hold the busy flag (invariant).
         let r = f(unsafe { &mut *part.own.get() }, &part.shared);
         part.busy.store(0, Ordering::Release);
+        // SAFETY: pairs with the begin that preceded the winning swap.
+        unsafe { rkmem_host_atomic_end() };
         r
     }
 
