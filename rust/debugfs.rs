@@ -847,6 +847,7 @@ impl Rkmem {
                     this_node: node.is_some(),
                     can_sleep: true,
                     zero: false,
+                    init: false,
                     nofail: false,
                     caller: 0,
                 };

@@ -504,8 +504,11 @@ static unsigned int alloc_flags_of(gfp_t gfp)
 		flags |= RKMEM_ALLOC_THISNODE;
 	if (gfpflags_allow_blocking(gfp))
 		flags |= RKMEM_ALLOC_CAN_SLEEP;
-	if (want_init_on_alloc(gfp))
+	/* As slab_want_init_on_alloc(): __GFP_ZERO always, init_on_alloc not for ctor caches. */
+	if (gfp & __GFP_ZERO)
 		flags |= RKMEM_ALLOC_ZERO;
+	else if (want_init_on_alloc(gfp))
+		flags |= RKMEM_ALLOC_INIT;
 	if (gfp & __GFP_NOFAIL)
 		flags |= RKMEM_ALLOC_NOFAIL;
 	return flags;

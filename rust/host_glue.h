@@ -38,6 +38,8 @@ enum rkmem_alloc_flags {
 	RKMEM_ALLOC_ZERO = 4,
 	RKMEM_ALLOC_COMP = 8,
 	RKMEM_ALLOC_NOFAIL = 16,
+	/* init_on_alloc without __GFP_ZERO: pages zero; objects of caches with no ctor */
+	RKMEM_ALLOC_INIT = 32,
 };
 
 /* Result of taking one block from the host. */

@@ -220,7 +220,11 @@ pub(crate) struct ObjReq {
     pub(crate) node: Option<usize>,
     pub(crate) this_node: bool,
     pub(crate) can_sleep: bool,
+    /// `__GFP_ZERO`.
     pub(crate) zero: bool,
+    /// `init_on_alloc` (without `__GFP_ZERO`): zero unless the cache has a
+    /// constructor or poisons (`slab_want_init_on_alloc`).
+    pub(crate) init: bool,
     pub(crate) nofail: bool,
     /// The caller's return address (`SLAB_STORE_USER`).
     pub(crate) caller: usize,
@@ -478,6 +482,12 @@ impl Cache {
                     + core::mem::size_of::<IrqSpinLock<NodeLists>>())
     }
 
+    /// Whether an object for `req` is zeroed.
+    #[inline(always)]
+    fn want_zero(&self, req: &ObjReq) -> bool {
+        req.zero || (req.init && self.ctor.is_none() && !self.layout.poison_object)
+    }
+
     /// Counts `s` on this CPU.
     fn count(&self, s: Stat) {
         self.cpu.here().1.inc(s);
@@ -697,7 +707,7 @@ impl Cache {
                 Some((c.mem, off))
             });
             if let Some((mem, off)) = got.flatten() {
-                if req.zero {
+                if self.want_zero(req) {
                     mem.fill(off, self.layout.object_size, 0);
                 }
                 return Some(mem.addr() + off);
@@ -777,7 +787,7 @@ impl Cache {
         let Some((mem, off)) = got else {
             return self.alloc_nocpu(rk, req);
         };
-        if req.zero {
+        if self.want_zero(req) {
             mem.fill(off, self.layout.object_size, 0);
         }
         Some(mem.addr() + off)
@@ -978,7 +988,7 @@ impl Cache {
                     break;
                 }
                 if let Some((mem, off)) = take(node) {
-                    if req.zero {
+                    if self.want_zero(req) {
                         mem.fill(off, self.layout.object_size, 0);
                     }
                     return Some(mem.addr() + off);
@@ -1445,7 +1455,7 @@ impl Cache {
                 i
             })
             .unwrap_or(0);
-            if req.zero {
+            if self.want_zero(req) {
                 for &o in &out[..i] {
                     self.zero_obj(rk, o);
                 }
@@ -2143,7 +2153,7 @@ impl Slabs {
                     order,
                     gfp: req.gfp,
                     can_sleep: req.can_sleep,
-                    zero: req.zero,
+                    zero: req.zero || req.init,
                     comp: true,
                     nofail: req.nofail,
                 })

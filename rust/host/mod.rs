@@ -541,6 +541,7 @@ const ALLOC_CAN_SLEEP: c_uint = 2;
 const ALLOC_ZERO: c_uint = 4;
 const ALLOC_COMP: c_uint = 8;
 const ALLOC_NOFAIL: c_uint = 16;
+const ALLOC_INIT: c_uint = 32;
 
 /// Backs `rkmem_alloc_pages()`: 0 and `*pfn` set, or a negative errno.
 /// `flags` are the `RKMEM_ALLOC_*` bits the glue decoded from `gfp`.
@@ -573,7 +574,7 @@ pub(crate) extern "C" fn rkmem_rust_alloc(
         order,
         gfp,
         can_sleep: flags & ALLOC_CAN_SLEEP != 0,
-        zero: flags & ALLOC_ZERO != 0,
+        zero: flags & (ALLOC_ZERO | ALLOC_INIT) != 0,
         comp: flags & ALLOC_COMP != 0,
         nofail: flags & ALLOC_NOFAIL != 0,
     };

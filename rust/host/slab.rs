@@ -894,6 +894,7 @@ const ALLOC_THISNODE: c_uint = 1;
 const ALLOC_CAN_SLEEP: c_uint = 2;
 const ALLOC_ZERO: c_uint = 4;
 const ALLOC_NOFAIL: c_uint = 16;
+const ALLOC_INIT: c_uint = 32;
 
 /// The cache behind a C handle (the cache's address, as the host's
 /// `struct kmem_cache *`), and the pages layer.
@@ -918,6 +919,7 @@ fn obj_req(gfp: kernel::bindings::gfp_t, flags: c_uint, nid: c_int, caller: c_ul
         this_node: flags & ALLOC_THISNODE != 0,
         can_sleep: flags & ALLOC_CAN_SLEEP != 0,
         zero: flags & ALLOC_ZERO != 0,
+        init: flags & ALLOC_INIT != 0,
         nofail: flags & ALLOC_NOFAIL != 0,
         caller: caller as usize,
     }
