@@ -34,7 +34,8 @@ use kernel::sync::Mutex;
 
 use crate::host::percpu::{self, cpu_node};
 use crate::host::slab::{
-    count_inc, slab_bug, Ctor, DeadCpu, PerCpuSlab, RcuRead, Registry, SlabList, SlabMem, SlabPage, Track,
+    count_inc, slab_bug, Ctor, DeadCpu, PerCpuSlab, RcuRead, Registry, SlabList, SlabMem, SlabPage,
+    Track,
 };
 use crate::host::IrqSpinLock;
 use crate::logic::order::{order_for_bytes, BLOCK_PAGES};
@@ -357,7 +358,10 @@ fn slab_page_of(rk: &Rkmem, obj: usize) -> Option<(SlabPage, u64)> {
     } else {
         // A chunk never crosses a block: a head in the same block is
         // rkmem's too.
-        if head > pfn || pfn - head >= 1 << MAX_SLAB_ORDER || head / BLOCK_PAGES as u64 != pfn / BLOCK_PAGES as u64 {
+        if head > pfn
+            || pfn - head >= 1 << MAX_SLAB_ORDER
+            || head / BLOCK_PAGES as u64 != pfn / BLOCK_PAGES as u64
+        {
             return None;
         }
         SlabPage::of(rk.owns(head)?)
@@ -1021,7 +1025,13 @@ impl Cache {
             loop {
                 let s = SlabState::unpack(old)?;
                 let (new, got) = match s.head {
-                    None => (SlabState { place: Place::Full, ..s }, None),
+                    None => (
+                        SlabState {
+                            place: Place::Full,
+                            ..s
+                        },
+                        None,
+                    ),
                     Some(h) => {
                         let off = self.layout.obj_offset(h);
                         let slot = off + self.layout.offset;
@@ -1031,7 +1041,11 @@ impl Cache {
                                 SlabState {
                                     head: next,
                                     inuse: s.inuse + 1,
-                                    place: if next.is_some() { Place::Node } else { Place::Full },
+                                    place: if next.is_some() {
+                                        Place::Node
+                                    } else {
+                                        Place::Full
+                                    },
                                 },
                                 Some(off),
                             ),
@@ -1039,7 +1053,11 @@ impl Cache {
                                 self.report(
                                     Report::FreepointerCorrupt,
                                     Some((mem, off)),
-                                    format_args!("object {:#x}: free pointer {:#x}", mem.addr() + off, raw),
+                                    format_args!(
+                                        "object {:#x}: free pointer {:#x}",
+                                        mem.addr() + off,
+                                        raw
+                                    ),
                                 );
                                 // The rest of the list is lost: in use.
                                 (
@@ -1280,8 +1298,10 @@ impl Cache {
         }
         let slot = rel + self.layout.red_left_pad + self.layout.offset;
         let head = c.free.checked_sub(1).map(|h| h as u16);
-        c.mem
-            .write_word(slot, encode(head, (c.mem.addr() + slot) as u64, self.random));
+        c.mem.write_word(
+            slot,
+            encode(head, (c.mem.addr() + slot) as u64, self.random),
+        );
         c.free = idx as u32 + 1;
         Pushed::Done
     }
@@ -1292,7 +1312,11 @@ impl Cache {
     fn report_double_free(&self, rk: &Rkmem, obj: usize) {
         if let Some(at) = self.locate(rk, obj) {
             let off = self.layout.obj_offset(at.idx);
-            self.report(Report::AlreadyFree, Some((at.mem, off)), format_args!("object {:#x}", obj));
+            self.report(
+                Report::AlreadyFree,
+                Some((at.mem, off)),
+                format_args!("object {:#x}", obj),
+            );
         }
     }
 
@@ -1312,8 +1336,7 @@ impl Cache {
         let mut old = word.load(Ordering::Acquire);
         // Zeroed only once it is known not to be the slab's first free
         // object freed again (whose free pointer zeroing would wipe).
-        if self.init_on_free
-            && SlabState::unpack(old).is_some_and(|s| s.free(at.idx, true).is_ok())
+        if self.init_on_free && SlabState::unpack(old).is_some_and(|s| s.free(at.idx, true).is_ok())
         {
             at.mem.fill(off, self.layout.object_size, 0);
         }
@@ -1353,7 +1376,9 @@ impl Cache {
                         let took = self.cpu.local(|_, c, st| {
                             c.partial.push_front(at.slab);
                             st.inc(Stat::CpuPartialFree);
-                            if c.partial.len() > self.cpu_partial_slabs.load(Ordering::Relaxed) as usize {
+                            if c.partial.len()
+                                > self.cpu_partial_slabs.load(Ordering::Relaxed) as usize
+                            {
                                 st.inc(Stat::CpuPartialDrain);
                                 self.drain_partial(rk, c, st);
                             }
@@ -1436,25 +1461,28 @@ impl Cache {
         let mut i = 0;
         if !self.debug && req.node.is_none() {
             // One hold of the CPU's part for what its list has.
-            i = self.cpu.fast(|c, st| {
-                let mut i = 0;
-                while i < out.len() && c.free != 0 {
-                    let idx = (c.free - 1) as u16;
-                    let off = self.layout.obj_offset(idx);
-                    let slot = off + self.layout.offset;
-                    let raw = c.mem.read_word(slot);
-                    let Ok(next) = decode(raw, (c.mem.addr() + slot) as u64, self.random, self.nr)
-                    else {
-                        break;
-                    };
-                    c.free = next.map_or(0, |n| n as u32 + 1);
-                    out[i] = c.mem.addr() + off;
-                    i += 1;
-                }
-                st.add(Stat::AllocFastpath, i as u64);
-                i
-            })
-            .unwrap_or(0);
+            i = self
+                .cpu
+                .fast(|c, st| {
+                    let mut i = 0;
+                    while i < out.len() && c.free != 0 {
+                        let idx = (c.free - 1) as u16;
+                        let off = self.layout.obj_offset(idx);
+                        let slot = off + self.layout.offset;
+                        let raw = c.mem.read_word(slot);
+                        let Ok(next) =
+                            decode(raw, (c.mem.addr() + slot) as u64, self.random, self.nr)
+                        else {
+                            break;
+                        };
+                        c.free = next.map_or(0, |n| n as u32 + 1);
+                        out[i] = c.mem.addr() + off;
+                        i += 1;
+                    }
+                    st.add(Stat::AllocFastpath, i as u64);
+                    i
+                })
+                .unwrap_or(0);
             if self.want_zero(req) {
                 for &o in &out[..i] {
                     self.zero_obj(rk, o);
@@ -1493,18 +1521,20 @@ impl Cache {
         while i < objs.len() {
             // One hold of the CPU's part for a run of objects of the
             // active slab; the first other one takes the slow path.
-            i += self.cpu.fast(|c, st| {
-                let mut n = 0;
-                for &o in &objs[i..] {
-                    if o != 0 && self.push_active(c, o) != Pushed::Done {
-                        break;
+            i += self
+                .cpu
+                .fast(|c, st| {
+                    let mut n = 0;
+                    for &o in &objs[i..] {
+                        if o != 0 && self.push_active(c, o) != Pushed::Done {
+                            break;
+                        }
+                        n += 1;
                     }
-                    n += 1;
-                }
-                st.add(Stat::FreeFastpath, n as u64);
-                n
-            })
-            .unwrap_or(0);
+                    st.add(Stat::FreeFastpath, n as u64);
+                    n
+                })
+                .unwrap_or(0);
             if let Some(&o) = objs.get(i) {
                 // The run stopped here: free it on its own (which also
                 // reports a repeated free), NULL skipped.
@@ -1541,8 +1571,18 @@ impl Cache {
         // (kind, zone start, zone length, where the dump starts: the
         // object itself for the left zone, so its tracks are printed)
         let zones = [
-            (Report::LeftRedzone, off - l.red_left_pad, l.red_left_pad, Some(off)),
-            (Report::RightRedzone, off + l.object_size, l.inuse - l.object_size, None),
+            (
+                Report::LeftRedzone,
+                off - l.red_left_pad,
+                l.red_left_pad,
+                Some(off),
+            ),
+            (
+                Report::RightRedzone,
+                off + l.object_size,
+                l.inuse - l.object_size,
+                None,
+            ),
         ];
         for (kind, start, len, dump_at) in zones {
             if let Some((at, b)) = mem.first_mismatch(start, len, val) {
@@ -1601,7 +1641,9 @@ impl Cache {
     fn debug_alloc(&self, rk: &Rkmem, req: &ObjReq) -> Option<usize> {
         let (cpu, st) = self.cpu.here();
         st.inc(Stat::AllocSlowpath);
-        self.alloc_listed(rk, req, cpu_node(cpu), |node| self.debug_take(node, req.caller))
+        self.alloc_listed(rk, req, cpu_node(cpu), |node| {
+            self.debug_take(node, req.caller)
+        })
     }
 
     /// Takes a checked object from `node`'s partial slabs.
@@ -1681,7 +1723,11 @@ impl Cache {
             let mut l = self.node(at.node).lists.lock();
             let Some(s) = SlabState::unpack(at.slab.state().load(Ordering::Acquire)) else {
                 drop(l);
-                return self.report(Report::NotSlab, None, format_args!("object {:#x}", mem.addr() + off));
+                return self.report(
+                    Report::NotSlab,
+                    None,
+                    format_args!("object {:#x}", mem.addr() + off),
+                );
             };
             let mut list = SlabFreelist::from_state(s, self.nr, self.random);
             let mut slots = Slots {

@@ -523,7 +523,11 @@ impl<T: ZeroValid, S: ZeroValid + Sync> PerCpuSlab<T, S> {
         } else {
             // SAFETY: we hold the busy flag (invariant); preemption is off,
             // so this is our CPU's part for the whole hold.
-            let r = f(part.cpu as usize, unsafe { &mut *part.own.get() }, &part.shared);
+            let r = f(
+                part.cpu as usize,
+                unsafe { &mut *part.own.get() },
+                &part.shared,
+            );
             part.busy.store(0, Ordering::Release);
             Some(r)
         };
@@ -765,7 +769,12 @@ impl<T, const N: usize> Registry<T, N> {
         }
         // Exactly one remover wins the slot.
         if slot
-            .compare_exchange(p, core::ptr::null_mut(), Ordering::AcqRel, Ordering::Relaxed)
+            .compare_exchange(
+                p,
+                core::ptr::null_mut(),
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            )
             .is_err()
         {
             return None;

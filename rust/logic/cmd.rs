@@ -554,7 +554,10 @@ mod tests {
         assert_eq!(parse_knob_number("11", 10), Err(CmdError::Range));
         assert_eq!(parse_knob_number("-1", 10), Err(CmdError::Invalid));
         assert_eq!(parse_knob_number("x", 10), Err(CmdError::Invalid));
-        assert_eq!(parse_knob_number("99999999999999999999", 10), Err(CmdError::Range));
+        assert_eq!(
+            parse_knob_number("99999999999999999999", 10),
+            Err(CmdError::Range)
+        );
         assert_eq!(parse_knob_number("", 10), Err(CmdError::Invalid));
         assert_eq!(
             parse_slab_test("create t1 100 0 -\n"),
