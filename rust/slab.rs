@@ -489,7 +489,14 @@ impl Cache {
     /// Whether an object for `req` is zeroed.
     #[inline(always)]
     fn want_zero(&self, req: &ObjReq) -> bool {
-        req.zero || (req.init && self.ctor.is_none() && !self.layout.poison_object)
+        self.zero_for(req.zero, req.init)
+    }
+
+    /// Whether `__GFP_ZERO` (`zero`) or `init_on_alloc` (`init`) zero an
+    /// object of this cache.
+    #[inline(always)]
+    pub(crate) fn zero_for(&self, zero: bool, init: bool) -> bool {
+        zero || (init && self.ctor.is_none() && !self.layout.poison_object)
     }
 
     /// Counts `s` on this CPU.
@@ -695,8 +702,16 @@ impl Cache {
     /// Allocates one object (`kmem_cache_alloc_node`).
     #[inline(always)]
     pub(crate) fn alloc(&self, rk: &Rkmem, req: &ObjReq) -> Option<usize> {
+        self.alloc_fast(req.node, self.want_zero(req))
+            .or_else(|| self.alloc_slow(rk, req))
+    }
+
+    /// The allocation fast path alone (what the C entry point tries
+    /// before it decodes anything else): `None` means the slow path.
+    #[inline(always)]
+    pub(crate) fn alloc_fast(&self, node: Option<usize>, zero: bool) -> Option<usize> {
         if !self.debug {
-            let want = req.node.map_or(u32::MAX, |n| n as u32);
+            let want = node.map_or(u32::MAX, |n| n as u32);
             let got = self.cpu.fast(|c, st| {
                 if c.free == 0 || (want != u32::MAX && c.node != want) {
                     return None;
@@ -711,13 +726,13 @@ impl Cache {
                 Some((c.mem, off))
             });
             if let Some((mem, off)) = got.flatten() {
-                if self.want_zero(req) {
+                if zero {
                     mem.fill(off, self.layout.object_size, 0);
                 }
                 return Some(mem.addr() + off);
             }
         }
-        self.alloc_slow(rk, req)
+        None
     }
 
     /// Pops the next object of the CPU's list; a corrupt pointer is
@@ -749,7 +764,7 @@ impl Cache {
 
     #[cold]
     #[inline(never)]
-    fn alloc_slow(&self, rk: &Rkmem, req: &ObjReq) -> Option<usize> {
+    pub(crate) fn alloc_slow(&self, rk: &Rkmem, req: &ObjReq) -> Option<usize> {
         if self.debug {
             return self.debug_alloc(rk, req);
         }
@@ -1257,21 +1272,44 @@ impl Cache {
     /// Frees one object (`kmem_cache_free`).
     #[inline(always)]
     pub(crate) fn free(&self, rk: &Rkmem, obj: usize, caller: usize) {
-        if !self.debug {
-            let r = self.cpu.fast(|c, st| {
-                let r = self.push_active(c, obj);
-                if r == Pushed::Done {
+        if !self.free_fast(obj) {
+            self.free_rest(rk, obj, caller)
+        }
+    }
+
+    /// The free fast path alone: `false` means [`Cache::free_rest`].
+    #[inline(always)]
+    pub(crate) fn free_fast(&self, obj: usize) -> bool {
+        !self.debug
+            && self.cpu.fast(|c, st| {
+                let done = self.push_active(c, obj) == Pushed::Done;
+                if done {
                     st.inc(Stat::FreeFastpath);
                 }
-                r
-            });
-            match r {
-                Some(Pushed::Done) => return,
-                Some(Pushed::Again) => return self.report_double_free(rk, obj),
-                _ => {}
-            }
+                done
+            }) == Some(true)
+    }
+
+    /// Everything but the fast path: a repeated free reported (the fast
+    /// path saw it at the head of the CPU's list), else the slow path.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn free_rest(&self, rk: &Rkmem, obj: usize, caller: usize) {
+        let again = !self.debug
+            && self.cpu.fast(|c, _| self.push_active_would_repeat(c, obj)) == Some(true);
+        if again {
+            return self.report_double_free(rk, obj);
         }
         self.free_slow(rk, obj, caller)
+    }
+
+    /// Whether `obj` is the object the CPU freed last (its list's head).
+    fn push_active_would_repeat(&self, c: &CpuSlab, obj: usize) -> bool {
+        let rel = obj.wrapping_sub(c.mem.addr() + self.layout.red_left_pad);
+        c.slab != 0
+            && rel < self.span
+            && index_by_reciprocal(rel, self.recip) * self.layout.size == rel
+            && c.free == index_by_reciprocal(rel, self.recip) as u32 + 1
     }
 
     /// The free fast path: `obj` goes on the CPU's own list if it is an

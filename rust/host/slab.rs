@@ -909,7 +909,12 @@ const ALLOC_INIT: c_uint = 32;
 /// `struct kmem_cache *`), and the pages layer.
 #[inline(always)]
 fn cache_of(handle: *mut c_void) -> Option<(&'static crate::Rkmem, &'static Cache)> {
-    let rk = super::published()?;
+    Some((super::published()?, cache_ref(handle)?))
+}
+
+/// The cache behind a C handle.
+#[inline(always)]
+fn cache_ref(handle: *mut c_void) -> Option<&'static Cache> {
     if handle.is_null() {
         return None;
     }
@@ -917,7 +922,7 @@ fn cache_of(handle: *mut c_void) -> Option<(&'static crate::Rkmem, &'static Cach
     // `rkmem_cache_create()` (a cache in the registry, from
     // `KBox::into_raw`) and `rkmem_cache_destroy()` has not been called,
     // so the cache is alive and not moving.
-    Some((rk, unsafe { &*(handle as *const Cache) }))
+    Some(unsafe { &*(handle as *const Cache) })
 }
 
 #[inline]
@@ -976,10 +981,17 @@ pub(crate) extern "C" fn rkmem_rust_cache_alloc(
     nid: c_int,
     caller: c_ulong,
 ) -> *mut c_void {
-    let Some((rk, c)) = cache_of(cache) else {
+    let Some(c) = cache_ref(cache) else {
         return core::ptr::null_mut();
     };
-    c.alloc(rk, &obj_req(gfp, flags, nid, caller))
+    let zero = c.zero_for(flags & ALLOC_ZERO != 0, flags & ALLOC_INIT != 0);
+    if let Some(o) = c.alloc_fast(usize::try_from(nid).ok(), zero) {
+        return o as *mut c_void;
+    }
+    let Some(rk) = super::published() else {
+        return core::ptr::null_mut();
+    };
+    c.alloc_slow(rk, &obj_req(gfp, flags, nid, caller))
         .map_or(core::ptr::null_mut(), |o| o as *mut c_void)
 }
 
@@ -990,8 +1002,13 @@ pub(crate) extern "C" fn rkmem_rust_cache_free(
     obj: *mut c_void,
     caller: c_ulong,
 ) {
-    if let Some((rk, c)) = cache_of(cache) {
-        c.free(rk, obj as usize, caller as usize);
+    let Some(c) = cache_ref(cache) else {
+        return;
+    };
+    if !c.free_fast(obj as usize) {
+        if let Some(rk) = super::published() {
+            c.free_rest(rk, obj as usize, caller as usize);
+        }
     }
 }
 
@@ -1067,16 +1084,21 @@ pub(crate) extern "C" fn rkmem_rust_kmalloc(
     let (Some(rk), Some(slabs)) = (super::published(), slabs()) else {
         return core::ptr::null_mut();
     };
-    let req = obj_req(gfp, flags, nid, caller);
     let got = match slabs.kmalloc_cache(size) {
         // No DMA kmalloc classes: a small GFP_DMA/GFP_DMA32 request fails
         // rather than get memory from a zone it did not ask for.
         Some(_) if highest_kind < crate::logic::zonelist::ZoneType::Normal as c_int => None,
-        Some(cache) => cache.alloc(rk, &req),
+        Some(cache) => {
+            let zero = cache.zero_for(flags & ALLOC_ZERO != 0, flags & ALLOC_INIT != 0);
+            match cache.alloc_fast(usize::try_from(nid).ok(), zero) {
+                Some(o) => Some(o),
+                None => cache.alloc_slow(rk, &obj_req(gfp, flags, nid, caller)),
+            }
+        }
         None => usize::try_from(highest_kind)
             .ok()
             .and_then(crate::logic::zonelist::ZoneType::from_index)
-            .and_then(|zone| slabs.kmalloc_large(rk, size, zone, &req)),
+            .and_then(|zone| slabs.kmalloc_large(rk, size, zone, &obj_req(gfp, flags, nid, caller))),
     };
     got.map_or(core::ptr::null_mut(), |o| o as *mut c_void)
 }
