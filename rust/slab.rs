@@ -325,6 +325,18 @@ impl FreeSlots for Slots<'_> {
     }
 }
 
+/// What the free fast path did (`None`: the CPU's part was held).
+#[derive(Clone, Copy)]
+pub(crate) struct FreeFast(Option<Pushed>);
+
+impl FreeFast {
+    /// The object is on the CPU's list: nothing left to do.
+    #[inline(always)]
+    pub(crate) fn done(self) -> bool {
+        self.0 == Some(Pushed::Done)
+    }
+}
+
 /// What the free fast path did.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Pushed {
@@ -1272,44 +1284,37 @@ impl Cache {
     /// Frees one object (`kmem_cache_free`).
     #[inline(always)]
     pub(crate) fn free(&self, rk: &Rkmem, obj: usize, caller: usize) {
-        if !self.free_fast(obj) {
-            self.free_rest(rk, obj, caller)
+        let fast = self.free_fast(obj);
+        if !fast.done() {
+            self.free_rest(rk, obj, caller, fast)
         }
     }
 
-    /// The free fast path alone: `false` means [`Cache::free_rest`].
+    /// The free fast path alone; unless it is done, [`Cache::free_rest`]
+    /// takes it from there.
     #[inline(always)]
-    pub(crate) fn free_fast(&self, obj: usize) -> bool {
-        !self.debug
-            && self.cpu.fast(|c, st| {
-                let done = self.push_active(c, obj) == Pushed::Done;
-                if done {
-                    st.inc(Stat::FreeFastpath);
-                }
-                done
-            }) == Some(true)
+    pub(crate) fn free_fast(&self, obj: usize) -> FreeFast {
+        if self.debug {
+            return FreeFast(None);
+        }
+        FreeFast(self.cpu.fast(|c, st| {
+            let r = self.push_active(c, obj);
+            if r == Pushed::Done {
+                st.inc(Stat::FreeFastpath);
+            }
+            r
+        }))
     }
 
-    /// Everything but the fast path: a repeated free reported (the fast
-    /// path saw it at the head of the CPU's list), else the slow path.
+    /// Everything but the fast path: a repeated free the fast path saw
+    /// (at the head of the CPU's list) reported, else the slow path.
     #[cold]
     #[inline(never)]
-    pub(crate) fn free_rest(&self, rk: &Rkmem, obj: usize, caller: usize) {
-        let again = !self.debug
-            && self.cpu.fast(|c, _| self.push_active_would_repeat(c, obj)) == Some(true);
-        if again {
+    pub(crate) fn free_rest(&self, rk: &Rkmem, obj: usize, caller: usize, fast: FreeFast) {
+        if fast.0 == Some(Pushed::Again) {
             return self.report_double_free(rk, obj);
         }
         self.free_slow(rk, obj, caller)
-    }
-
-    /// Whether `obj` is the object the CPU freed last (its list's head).
-    fn push_active_would_repeat(&self, c: &CpuSlab, obj: usize) -> bool {
-        let rel = obj.wrapping_sub(c.mem.addr() + self.layout.red_left_pad);
-        c.slab != 0
-            && rel < self.span
-            && index_by_reciprocal(rel, self.recip) * self.layout.size == rel
-            && c.free == index_by_reciprocal(rel, self.recip) as u32 + 1
     }
 
     /// The free fast path: `obj` goes on the CPU's own list if it is an

@@ -1005,9 +1005,10 @@ pub(crate) extern "C" fn rkmem_rust_cache_free(
     let Some(c) = cache_ref(cache) else {
         return;
     };
-    if !c.free_fast(obj as usize) {
+    let fast = c.free_fast(obj as usize);
+    if !fast.done() {
         if let Some(rk) = super::published() {
-            c.free_rest(rk, obj as usize, caller as usize);
+            c.free_rest(rk, obj as usize, caller as usize, fast);
         }
     }
 }
