@@ -1917,6 +1917,14 @@ impl Cache {
         )
     }
 
+    /// Slabs the cache has now, on every node.
+    pub(crate) fn nr_slabs(&self) -> u64 {
+        self.nodes
+            .iter()
+            .map(|n| n.nr_slabs.load(Ordering::Relaxed))
+            .sum()
+    }
+
     /// Nodes of this cache.
     pub(crate) fn nr_nodes(&self) -> usize {
         self.nodes.len()
@@ -2340,12 +2348,7 @@ impl Slabs {
         }
         c.shrink(rk, true);
         let live = c.objects_in_use();
-        let slabs: u64 = c
-            .nodes
-            .iter()
-            .map(|n| n.nr_slabs.load(Ordering::Relaxed))
-            .sum();
-        if slabs != 0 {
+        if c.nr_slabs() != 0 {
             c.orphaned.store(true, Ordering::Relaxed);
             pr_err!(
                 "kmem_cache_destroy {}: Slab cache still has objects: {}\n",
@@ -2385,11 +2388,7 @@ impl Slabs {
         for &id in ids.iter() {
             if let Some(c) = self.caches.get(id) {
                 c.shrink(rk, true);
-                let slabs: u64 = c
-                    .nodes
-                    .iter()
-                    .map(|n| n.nr_slabs.load(Ordering::Relaxed))
-                    .sum();
+                let slabs = c.nr_slabs();
                 if slabs != 0 {
                     kept += slabs;
                     pr_warn!(

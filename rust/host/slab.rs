@@ -1099,7 +1099,9 @@ pub(crate) extern "C" fn rkmem_rust_kmalloc(
         None => usize::try_from(highest_kind)
             .ok()
             .and_then(crate::logic::zonelist::ZoneType::from_index)
-            .and_then(|zone| slabs.kmalloc_large(rk, size, zone, &obj_req(gfp, flags, nid, caller))),
+            .and_then(|zone| {
+                slabs.kmalloc_large(rk, size, zone, &obj_req(gfp, flags, nid, caller))
+            }),
     };
     got.map_or(core::ptr::null_mut(), |o| o as *mut c_void)
 }
