@@ -48,6 +48,12 @@ use crate::logic::slab::{
 use crate::logic::zonelist::{Placement, ZoneType, MAX_NODES};
 use crate::{AllocRequest, Rkmem};
 
+mod caches;
+mod debug;
+
+use caches::rk_slabs;
+pub(crate) use caches::{Slabs, TestCache};
+
 /// Most caches at once (the kmalloc classes included).
 pub(crate) const MAX_CACHES: usize = 256;
 /// Longest cache name kept.
@@ -725,15 +731,11 @@ impl Cache {
         if !self.debug {
             let want = node.map_or(u32::MAX, |n| n as u32);
             let got = self.cpu.fast(|c, st| {
-                if c.free == 0 || (want != u32::MAX && c.node != want) {
+                if want != u32::MAX && c.node != want {
                     return None;
                 }
-                let idx = (c.free - 1) as u16;
-                let off = self.layout.obj_offset(idx);
-                let slot = off + self.layout.offset;
-                let raw = c.mem.read_word(slot);
-                let next = decode(raw, (c.mem.addr() + slot) as u64, self.random, self.nr).ok()?;
-                c.free = next.map_or(0, |n| n as u32 + 1);
+                // A pointer that does not decode: the slow path reports it.
+                let off = self.pop_cpu_list(c)?.ok()?;
                 st.inc(Stat::AllocFastpath);
                 Some((c.mem, off))
             });
@@ -751,27 +753,41 @@ impl Cache {
     /// reported and the rest of the list dropped (those objects count as
     /// in use forever: never handed out, their slab never freed).
     fn pop_local(&self, c: &mut CpuSlab) -> Option<usize> {
-        while c.free != 0 {
-            let idx = (c.free - 1) as u16;
-            let off = self.layout.obj_offset(idx);
-            let slot = off + self.layout.offset;
-            let raw = c.mem.read_word(slot);
-            match decode(raw, (c.mem.addr() + slot) as u64, self.random, self.nr) {
-                Ok(next) => {
-                    c.free = next.map_or(0, |n| n as u32 + 1);
-                    return Some(off);
-                }
-                Err(_) => {
-                    self.report(
-                        Report::FreepointerCorrupt,
-                        Some((c.mem, off)),
-                        format_args!("object {:#x}: free pointer {:#x}", c.mem.addr() + off, raw),
-                    );
-                    c.free = 0;
-                }
+        match self.pop_cpu_list(c)? {
+            Ok(off) => Some(off),
+            Err(raw) => {
+                let off = self.layout.obj_offset((c.free - 1) as u16);
+                self.report(
+                    Report::FreepointerCorrupt,
+                    Some((c.mem, off)),
+                    format_args!("object {:#x}: free pointer {:#x}", c.mem.addr() + off, raw),
+                );
+                c.free = 0;
+                None
             }
         }
-        None
+    }
+
+    /// The free pointer of object `idx` of the slab at `mem`, decoded: the
+    /// next free object, or the raw word if it does not decode (then it is
+    /// never followed).
+    #[inline(always)]
+    fn next_free(&self, mem: &SlabMem, idx: u16) -> core::result::Result<Option<u16>, u64> {
+        let slot = self.layout.obj_offset(idx) + self.layout.offset;
+        let raw = mem.read_word(slot);
+        decode(raw, (mem.addr() + slot) as u64, self.random, self.nr).map_err(|_| raw)
+    }
+
+    /// Pops the head of the CPU's list without reporting: the object's
+    /// offset, or the word that does not decode (the list left as it was);
+    /// `None` if the list is empty.
+    #[inline(always)]
+    fn pop_cpu_list(&self, c: &mut CpuSlab) -> Option<core::result::Result<usize, u64>> {
+        let idx = c.free.checked_sub(1)? as u16;
+        Some(self.next_free(&c.mem, idx).map(|next| {
+            c.free = next.map_or(0, |n| n as u32 + 1);
+            self.layout.obj_offset(idx)
+        }))
     }
 
     #[cold]
@@ -1061,9 +1077,7 @@ impl Cache {
                     ),
                     Some(h) => {
                         let off = self.layout.obj_offset(h);
-                        let slot = off + self.layout.offset;
-                        let raw = mem.read_word(slot);
-                        match decode(raw, (mem.addr() + slot) as u64, self.random, self.nr) {
+                        match self.next_free(&mem, h) {
                             Ok(next) => (
                                 SlabState {
                                     head: next,
@@ -1076,7 +1090,7 @@ impl Cache {
                                 },
                                 Some(off),
                             ),
-                            Err(_) => {
+                            Err(raw) => {
                                 self.report(
                                     Report::FreepointerCorrupt,
                                     Some((mem, off)),
@@ -1144,19 +1158,18 @@ impl Cache {
                 tail = None;
                 break;
             }
-            let slot = self.layout.obj_offset(i) + self.layout.offset;
-            let raw = c.mem.read_word(slot);
-            match decode(raw, (c.mem.addr() + slot) as u64, self.random, self.nr) {
+            match self.next_free(&c.mem, i) {
                 Ok(next) => {
                     count += 1;
                     tail = Some(i);
                     cur = next;
                 }
-                Err(_) => {
+                Err(raw) => {
+                    let off = self.layout.obj_offset(i);
                     self.report(
                         Report::FreepointerCorrupt,
-                        Some((c.mem, slot - self.layout.offset)),
-                        format_args!("object {:#x}: free pointer {:#x}", c.mem.addr() + slot, raw),
+                        Some((c.mem, off)),
+                        format_args!("object {:#x}: free pointer {:#x}", c.mem.addr() + off, raw),
                     );
                     break;
                 }
@@ -1508,17 +1521,12 @@ impl Cache {
                 .cpu
                 .fast(|c, st| {
                     let mut i = 0;
-                    while i < out.len() && c.free != 0 {
-                        let idx = (c.free - 1) as u16;
-                        let off = self.layout.obj_offset(idx);
-                        let slot = off + self.layout.offset;
-                        let raw = c.mem.read_word(slot);
-                        let Ok(next) =
-                            decode(raw, (c.mem.addr() + slot) as u64, self.random, self.nr)
-                        else {
+                    // Up to a word that does not decode: the slow path
+                    // reports it.
+                    while i < out.len() {
+                        let Some(Ok(off)) = self.pop_cpu_list(c) else {
                             break;
                         };
-                        c.free = next.map_or(0, |n| n as u32 + 1);
                         out[i] = c.mem.addr() + off;
                         i += 1;
                     }
@@ -1586,255 +1594,6 @@ impl Cache {
                 }
                 i += 1;
             }
-        }
-    }
-
-    // ------------------------------------------------------------ debug
-
-    /// A new debug slab's object at `off`: red zones inactive, poisoned.
-    fn init_debug_object(&self, mem: &SlabMem, off: usize) {
-        let l = &self.layout;
-        if l.flags.has(SlabFlags::RED_ZONE) {
-            mem.fill(off - l.red_left_pad, l.red_left_pad, RED_INACTIVE);
-            mem.fill(off + l.object_size, l.inuse - l.object_size, RED_INACTIVE);
-        }
-        if l.poison_object {
-            mem.fill(off, l.object_size - 1, POISON_FREE);
-            mem.fill(off + l.object_size - 1, 1, POISON_END);
-        }
-    }
-
-    /// Checks the red zones of the object at `off` hold `val`; reports the
-    /// first difference.
-    fn check_redzones(&self, mem: &SlabMem, off: usize, val: u8) -> bool {
-        let l = &self.layout;
-        if !l.flags.has(SlabFlags::RED_ZONE) {
-            return true;
-        }
-        // (kind, zone start, zone length, where the dump starts: the
-        // object itself for the left zone, so its tracks are printed)
-        let zones = [
-            (
-                Report::LeftRedzone,
-                off - l.red_left_pad,
-                l.red_left_pad,
-                Some(off),
-            ),
-            (
-                Report::RightRedzone,
-                off + l.object_size,
-                l.inuse - l.object_size,
-                None,
-            ),
-        ];
-        for (kind, start, len, dump_at) in zones {
-            if let Some((at, b)) = mem.first_mismatch(start, len, val) {
-                self.report(
-                    kind,
-                    Some((*mem, dump_at.unwrap_or(at))),
-                    format_args!(
-                        "0x{:x} @offset={}. First byte {:#x} instead of {:#x}",
-                        mem.addr() + at,
-                        at,
-                        b,
-                        val
-                    ),
-                );
-                // Repaired once reported (SLUB's `restore_bytes`), so the
-                // next check of this object finds only new damage.
-                mem.fill(start, len, val);
-                return false;
-            }
-        }
-        true
-    }
-
-    /// Checks a free object's poison (a write after free).
-    fn check_poison(&self, mem: &SlabMem, off: usize) -> bool {
-        let l = &self.layout;
-        if !l.poison_object {
-            return true;
-        }
-        let bad = mem
-            .first_mismatch(off, l.object_size - 1, POISON_FREE)
-            .or_else(|| mem.first_mismatch(off + l.object_size - 1, 1, POISON_END));
-        if let Some((at, b)) = bad {
-            self.report(
-                Report::Poison,
-                Some((*mem, at)),
-                format_args!(
-                    "0x{:x} @offset={}. First byte {:#x} instead of {:#x}",
-                    mem.addr() + at,
-                    at,
-                    b,
-                    if at == off + l.object_size - 1 {
-                        POISON_END
-                    } else {
-                        POISON_FREE
-                    }
-                ),
-            );
-            return false;
-        }
-        true
-    }
-
-    /// Allocation in a debug cache: under the node lock, from the node's
-    /// partial slabs, every object checked before it is handed out.
-    fn debug_alloc(&self, rk: &Rkmem, req: &ObjReq) -> Option<usize> {
-        let (cpu, st) = self.cpu.here();
-        st.inc(Stat::AllocSlowpath);
-        self.alloc_listed(rk, req, cpu_node(cpu), |node| {
-            self.debug_take(node, req.caller)
-        })
-    }
-
-    /// Takes a checked object from `node`'s partial slabs.
-    fn debug_take(&self, node: usize, caller: usize) -> Option<(SlabMem, usize)> {
-        let mut l = self.node(node).lists.lock();
-        while let Some(slab) = l.partial.first() {
-            let mem = slab.mem(self.order);
-            let s = SlabState::unpack(slab.state().load(Ordering::Acquire))?;
-            let mut list = SlabFreelist::from_state(s, self.nr, self.random);
-            let mut slots = Slots {
-                mem,
-                layout: &self.layout,
-            };
-            let mut got = None;
-            loop {
-                match list.pop(&mut slots) {
-                    Ok(Some(idx)) => {
-                        let off = self.layout.obj_offset(idx);
-                        // A corrupted free object is never handed out: it
-                        // stays counted in use.
-                        if self.check_poison(&mem, off)
-                            && self.check_redzones(&mem, off, RED_INACTIVE)
-                        {
-                            got = Some(off);
-                            break;
-                        }
-                    }
-                    Ok(None) => break,
-                    Err(Corrupt { obj, raw }) => {
-                        let off = self.layout.obj_offset(obj);
-                        self.report(
-                            Report::FreepointerCorrupt,
-                            Some((mem, off)),
-                            format_args!("object {:#x}: free pointer {:#x}", mem.addr() + off, raw),
-                        );
-                        list.drop_rest();
-                        break;
-                    }
-                }
-            }
-            let (head, inuse) = list.parts();
-            let full = head.is_none();
-            let new = SlabState {
-                head,
-                inuse,
-                place: if full { Place::Full } else { Place::Node },
-            };
-            slab.state().store(new.pack(), Ordering::Release);
-            if full {
-                l.partial.remove(slab);
-                l.counts.remove();
-                l.full.push_front(slab);
-            }
-            if let Some(off) = got {
-                let l2 = &self.layout;
-                if l2.flags.has(SlabFlags::RED_ZONE) {
-                    mem.fill(off - l2.red_left_pad, l2.red_left_pad, RED_ACTIVE);
-                    mem.fill(off + l2.object_size, l2.inuse - l2.object_size, RED_ACTIVE);
-                }
-                if l2.poison_object {
-                    // The object is the caller's now; SLUB leaves poison in
-                    // it too (visible use of uninitialised memory).
-                }
-                let cpu = self.cpu.here().0;
-                self.write_track(&mem, off, false, caller, cpu);
-                return Some((mem, off));
-            }
-        }
-        None
-    }
-
-    /// Free in a debug cache: every check, under the node lock.
-    fn debug_free(&self, rk: &Rkmem, at: Located, caller: usize) {
-        let off = self.layout.obj_offset(at.idx);
-        let mem = at.mem;
-        let discard = {
-            let mut l = self.node(at.node).lists.lock();
-            let Some(s) = SlabState::unpack(at.slab.state().load(Ordering::Acquire)) else {
-                drop(l);
-                return self.report(
-                    Report::NotSlab,
-                    None,
-                    format_args!("object {:#x}", mem.addr() + off),
-                );
-            };
-            let mut list = SlabFreelist::from_state(s, self.nr, self.random);
-            let mut slots = Slots {
-                mem,
-                layout: &self.layout,
-            };
-            match list.contains(&slots, at.idx) {
-                Ok(true) => {
-                    drop(l);
-                    return self.report(
-                        Report::AlreadyFree,
-                        Some((mem, off)),
-                        format_args!("object {:#x}", mem.addr() + off),
-                    );
-                }
-                Ok(false) => {}
-                Err(Corrupt { obj, raw }) => {
-                    drop(l);
-                    let o = self.layout.obj_offset(obj);
-                    return self.report(
-                        Report::FreepointerCorrupt,
-                        Some((mem, o)),
-                        format_args!("object {:#x}: free pointer {:#x}", mem.addr() + o, raw),
-                    );
-                }
-            }
-            // An overwritten red zone: reported, and the object is never
-            // reused (it stays counted in use).
-            if !self.check_redzones(&mem, off, RED_ACTIVE) {
-                return;
-            }
-            let (cpu, st) = self.cpu.here();
-            st.inc(Stat::FreeSlowpath);
-            self.write_track(&mem, off, true, caller, cpu);
-            self.init_debug_object(&mem, off);
-            if list.push(&mut slots, at.idx).is_err() {
-                return;
-            }
-            let (head, inuse) = list.parts();
-            let was_full = s.place == Place::Full;
-            let mut place = Place::Node;
-            if was_full {
-                l.full.remove(at.slab);
-                l.partial.push_front(at.slab);
-                l.counts.add();
-            }
-            let discard =
-                inuse == 0 && l.counts.emptied(true) == crate::logic::slab::EmptySlab::Discard;
-            if discard {
-                l.partial.remove(at.slab);
-                at.slab.state().store(0, Ordering::Release);
-            } else {
-                if head.is_none() {
-                    place = Place::Full;
-                }
-                at.slab
-                    .state()
-                    .store(SlabState { head, inuse, place }.pack(), Ordering::Release);
-            }
-            discard
-        };
-        if discard {
-            self.discard(rk, at.slab, None);
-            self.count(Stat::FreeSlab);
         }
     }
 
@@ -2107,303 +1866,5 @@ impl core::fmt::Display for BStrDisplay<'_> {
             })?;
         }
         Ok(())
-    }
-}
-
-// ------------------------------------------------------------- the layer
-
-/// A cache made through the `slab_test` trigger and the objects it holds
-/// (a stack: the kernel's `Vec` of 6.12 has no `pop`).
-pub(crate) struct TestCache {
-    pub(crate) id: usize,
-    held: KVVec<usize>,
-    pub(crate) len: usize,
-}
-
-impl TestCache {
-    pub(crate) fn new(id: usize) -> Self {
-        TestCache {
-            id,
-            held: KVVec::new(),
-            len: 0,
-        }
-    }
-
-    /// Room for `n` more (may sleep).
-    pub(crate) fn reserve(&mut self, n: usize) -> Result {
-        let short = (self.len + n).saturating_sub(self.held.len());
-        self.held.extend_with(short, 0, GFP_KERNEL)?;
-        Ok(())
-    }
-
-    /// Pushes into reserved room (dropped if none).
-    pub(crate) fn push(&mut self, obj: usize) {
-        if let Some(slot) = self.held.as_mut_slice().get_mut(self.len) {
-            *slot = obj;
-            self.len += 1;
-        }
-    }
-
-    pub(crate) fn pop(&mut self) -> Option<usize> {
-        self.len = self.len.checked_sub(1)?;
-        self.held.as_slice().get(self.len).copied()
-    }
-}
-
-/// Caches the test trigger may hold at once.
-pub(crate) const MAX_TEST_CACHES: usize = 16;
-
-/// The slab layer: every cache, the kmalloc classes, the debug default.
-pub(crate) struct Slabs {
-    /// The `slab_test` trigger's caches.
-    pub(crate) test: Pin<KBox<Mutex<[Option<TestCache>; MAX_TEST_CACHES]>>>,
-    pub(crate) caches: Registry<Cache, MAX_CACHES>,
-    kmalloc: [usize; KMALLOC_CLASSES],
-    /// Debug flags added to caches created from now on (`slab_debug`).
-    pub(crate) debug_flags: AtomicU32,
-    /// Seed for the caches' free-pointer secrets.
-    seed: AtomicU64,
-    nr_nodes: usize,
-}
-
-fn rk_slabs() -> Option<&'static Slabs> {
-    crate::host::slab::slabs()
-}
-
-impl Slabs {
-    /// The layer, with its kmalloc caches (debug flags `debug` on all).
-    pub(crate) fn new(nr_nodes: usize, debug: u32, seed: u64) -> Result<Self> {
-        let mut s = Slabs {
-            test: KBox::pin_init(
-                new_mutex!([const { None }; MAX_TEST_CACHES], "rkmem_slab_test"),
-                GFP_KERNEL,
-            )?,
-            caches: Registry::new(),
-            kmalloc: [0; KMALLOC_CLASSES],
-            debug_flags: AtomicU32::new(debug),
-            seed: AtomicU64::new(seed | 1),
-            nr_nodes: nr_nodes.clamp(1, MAX_NODES),
-        };
-        for class in 0..KMALLOC_CLASSES {
-            let size = class_size(class).ok_or(EINVAL)?;
-            let align = class_align(class).ok_or(EINVAL)?;
-            let name = CString::try_from_fmt(format_args!("kmalloc-{}", size))?;
-            let id = s.create(name.as_bytes(), size, align, 0, None)?;
-            s.kmalloc[class] = id;
-        }
-        Ok(s)
-    }
-
-    fn next_random(&self) -> u64 {
-        // xorshift over the load-time seed: each cache its own secret.
-        let mut x = self.seed.load(Ordering::Relaxed);
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.seed.store(x, Ordering::Relaxed);
-        x
-    }
-
-    /// Creates a cache; its id.
-    pub(crate) fn create(
-        &self,
-        name: &[u8],
-        size: usize,
-        align: usize,
-        bits: u32,
-        ctor: Option<Ctor>,
-    ) -> Result<usize> {
-        let bits = bits | self.debug_flags.load(Ordering::Relaxed);
-        let random = self.next_random();
-        let nr_nodes = self.nr_nodes;
-        let id = self
-            .caches
-            .insert(|id| Cache::new(id, name, size, align, bits, ctor, nr_nodes, random))?;
-        crate::debugfs::slab_cache_created(self, id);
-        Ok(id)
-    }
-
-    /// The kmalloc cache for `size` (`None` above 8 KiB).
-    #[inline]
-    pub(crate) fn kmalloc_cache(&self, size: usize) -> Option<&Cache> {
-        self.caches.get(self.kmalloc[kmalloc_class(size)?])
-    }
-
-    /// `kmalloc_node` above 8 KiB: a compound chunk of rkmem's pages.
-    #[cold]
-    pub(crate) fn kmalloc_large(
-        &self,
-        rk: &Rkmem,
-        size: usize,
-        highest: ZoneType,
-        req: &ObjReq,
-    ) -> Option<usize> {
-        {
-            let order = order_for_bytes(size)?;
-            let pfn = rk
-                .alloc_pages(&AllocRequest {
-                    placement: Placement {
-                        node: req.node.unwrap_or_else(crate::host::numa_node_id),
-                        highest_zone: highest,
-                        this_node: req.this_node,
-                    },
-                    order,
-                    gfp: req.gfp,
-                    can_sleep: req.can_sleep,
-                    zero: req.zero || req.init,
-                    comp: true,
-                    nofail: req.nofail,
-                })
-                .ok()?;
-            Some(crate::host::slab::pfn_to_addr(pfn))
-        }
-    }
-
-    /// `kfree`.
-    pub(crate) fn kfree(&self, rk: &Rkmem, obj: usize, caller: usize) {
-        match self.owner_cache(rk, obj) {
-            Some(Ok(cache)) => cache.free(rk, obj, caller),
-            Some(Err(order)) => {
-                let pfn = crate::host::slab::addr_to_pfn(obj).unwrap_or(0);
-                if crate::host::slab::pfn_to_addr(pfn) != obj {
-                    self.report_kfree(obj);
-                    return;
-                }
-                rk.free_pages(pfn, order);
-            }
-            None => self.report_kfree(obj),
-        }
-    }
-
-    fn report_kfree(&self, obj: usize) {
-        if let Some(c) = self.caches.get(self.kmalloc[0]) {
-            c.report(Report::NotOwned, None, format_args!("kfree of {:#x}", obj));
-        }
-    }
-
-    /// The cache of `obj` (`Ok`), or the order of the large kmalloc chunk
-    /// it starts (`Err`); `None` if rkmem does not own it.
-    #[inline(always)]
-    fn owner_cache(&self, rk: &Rkmem, obj: usize) -> Option<core::result::Result<&Cache, u32>> {
-        let (slab, owner) = slab_page_of(rk, obj)?;
-        if SlabState::unpack(slab.state().load(Ordering::Acquire)).is_some() {
-            let (id, _) = owner_of(owner)?;
-            return self.caches.get(id).map(Ok);
-        }
-        crate::host::pages::compound_order(slab.pfn()).map(Err)
-    }
-
-    /// `ksize`.
-    pub(crate) fn ksize(&self, rk: &Rkmem, obj: usize) -> usize {
-        match self.owner_cache(rk, obj) {
-            Some(Ok(c)) => c.layout.object_size,
-            Some(Err(order)) => 4096 << order,
-            None => 0,
-        }
-    }
-
-    /// Shrinks every cache; slabs freed.
-    pub(crate) fn shrink_all(&self, rk: &Rkmem, flush: bool) -> usize {
-        let mut freed = 0;
-        let rcu = RcuRead::lock();
-        self.caches.for_each(&rcu, |c| freed += c.shrink(rk, flush));
-        freed
-    }
-
-    /// Pages in empty slabs on node lists (what a shrink could free).
-    pub(crate) fn reclaimable_pages(&self) -> usize {
-        let mut pages = 0;
-        let rcu = RcuRead::lock();
-        self.caches.for_each(&rcu, |c| {
-            for n in c.nodes.iter() {
-                let l = n.lists.lock();
-                pages += l
-                    .partial
-                    .iter()
-                    .filter(|s| {
-                        SlabState::unpack(s.state().load(Ordering::Relaxed))
-                            .is_some_and(|s| s.inuse == 0)
-                    })
-                    .count()
-                    << c.order;
-            }
-        });
-        pages
-    }
-
-    /// A dead CPU: every cache's slabs there go to their nodes.
-    pub(crate) fn cpu_dead(&self, rk: &Rkmem, cpu: DeadCpu) {
-        let rcu = RcuRead::lock();
-        self.caches.for_each(&rcu, |c| c.cpu_dead(rk, cpu));
-    }
-
-    /// `kmem_cache_destroy`: shrinks, and frees the cache if nothing is
-    /// left; with live objects warns and keeps it (and its slabs).
-    pub(crate) fn destroy(&self, rk: &Rkmem, id: usize) {
-        let Some(c) = self.caches.get(id) else {
-            return;
-        };
-        if c.orphaned.load(Ordering::Relaxed) {
-            return;
-        }
-        c.shrink(rk, true);
-        let live = c.objects_in_use();
-        if c.nr_slabs() != 0 {
-            c.orphaned.store(true, Ordering::Relaxed);
-            pr_err!(
-                "kmem_cache_destroy {}: Slab cache still has objects: {}\n",
-                BStrDisplay(c.name.as_bytes()),
-                live
-            );
-            return;
-        }
-        crate::debugfs::slab_cache_removed(id);
-        drop(self.caches.remove(id));
-    }
-
-    /// Unload: every cache destroyed; caches with live objects keep their
-    /// slabs' pages (which the pages layer then keeps from the host).
-    pub(crate) fn teardown(&self, rk: &Rkmem) {
-        // What the test trigger holds goes back first.
-        {
-            let mut test = self.test.lock();
-            for t in test.iter_mut() {
-                if let Some(mut t) = t.take() {
-                    if let Some(c) = self.caches.get(t.id) {
-                        while let Some(o) = t.pop() {
-                            c.free(rk, o, 0);
-                        }
-                    }
-                }
-            }
-        }
-        let ids: KVec<usize> = {
-            let mut v = KVec::new();
-            for id in self.caches.ids() {
-                let _ = v.push(id, GFP_KERNEL);
-            }
-            v
-        };
-        let mut kept = 0;
-        for &id in ids.iter() {
-            if let Some(c) = self.caches.get(id) {
-                c.shrink(rk, true);
-                let slabs = c.nr_slabs();
-                if slabs != 0 {
-                    kept += slabs;
-                    pr_warn!(
-                        "unload: cache {} keeps {} slabs with {} live objects\n",
-                        BStrDisplay(c.name.as_bytes()),
-                        slabs,
-                        c.objects_in_use()
-                    );
-                }
-            }
-            crate::debugfs::slab_cache_removed(id);
-            drop(self.caches.remove(id));
-        }
-        if kept != 0 {
-            pr_warn!("unload: {} slabs still hold objects\n", kept);
-        }
     }
 }
