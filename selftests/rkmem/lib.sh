@@ -93,6 +93,21 @@ kmsg_mark() {
     KMSG_LINES=$(dmesg | wc -l)
     echo "$KMSG_MARK" > /dev/kmsg
 }
+# load_client KO LINES PARAM...: insmod a test client (bound to CPU
+# $CLIENT_CPU if set) and show its log lines (those matching the regex
+# LINES); fails if it did not load. The caller checks its verdict and
+# unloads it.
+load_client() {
+    local ko=$1 lines=$2 status pin=()
+    shift 2
+    [ -n "${CLIENT_CPU:-}" ] && pin=(taskset -c "$CLIENT_CPU")
+    kmsg_mark
+    "${pin[@]}" insmod "$ko" "$@"
+    status=$?
+    kmsg | grep -E "$lines" | sed 's/^/# /'
+    [ $status = 0 ] || { echo "# insmod $*: status $status"; return 1; }
+}
+
 kmsg() {
     if [ -n "${KMSG_MARK:-}" ] && dmesg | grep -qF "$KMSG_MARK"; then
         dmesg | awk -v m="$KMSG_MARK" 'found { print } index($0, m) { found = 1 }'

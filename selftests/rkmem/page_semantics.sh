@@ -14,13 +14,8 @@ ktap_set_plan 9
 # client PARAM...: load the client (bound to CPU $CLIENT_CPU if set), show
 # its lines, unload it; fails unless it loaded with "0 checks failed".
 client() {
-    local status pin=()
-    [ -n "${CLIENT_CPU:-}" ] && pin=(taskset -c "$CLIENT_CPU")
-    kmsg_mark
-    "${pin[@]}" insmod "$CLIENT" "$@"
-    status=$?
-    kmsg | grep -E "rkmem_client|rkmem: (page allocation failure|invalid node|refused free)" | sed 's/^/# /'
-    [ $status = 0 ] || { echo "# insmod $*: status $status"; return 1; }
+    load_client "$CLIENT" "rkmem_client|rkmem: (page allocation failure|invalid node|refused free)" "$@" ||
+        return 1
     rmmod rkmem_client || return 1
     kmsg | grep -q "rkmem_client: 0 checks failed"
 }

@@ -51,13 +51,7 @@ slab_debug_set() { knob slab_debug "$1" >/dev/null && [ "$(cat "$D/slab_debug")"
 # set) and show its lines; fails unless it loaded with "0 checks failed".
 # It stays loaded: the caller unloads it (some checks need its caches).
 slab_client() {
-    local status pin=()
-    [ -n "${CLIENT_CPU:-}" ] && pin=(taskset -c "$CLIENT_CPU")
-    kmsg_mark
-    "${pin[@]}" insmod "$SLAB_CLIENT" "$@"
-    status=$?
-    kmsg | grep -E "rkmem_slab_client|rkmem: (BUG|kmem_cache_destroy)" | sed 's/^/# /'
-    [ $status = 0 ] || { echo "# insmod $*: status $status"; return 1; }
+    load_client "$SLAB_CLIENT" "rkmem_slab_client|rkmem: (BUG|kmem_cache_destroy)" "$@" || return 1
     kmsg | grep -q "rkmem_slab_client: 0 checks failed"
 }
 
