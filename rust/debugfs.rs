@@ -19,6 +19,7 @@ use crate::logic::order::{pages, NR_ORDERS};
 use crate::logic::zonelist::{Placement, ZoneType, MAX_NODES, NR_ZONES};
 use crate::Rkmem;
 
+mod mempool;
 mod slab;
 
 pub(crate) use slab::{create_slab_dirs, remove_slab_dirs, slab_cache_created, slab_cache_removed};
@@ -38,9 +39,11 @@ enum File {
     Slabinfo,
     SlabDebug,
     SlabTest,
+    Mempools,
+    MempoolTest,
 }
 
-const FILES: [(File, &CStr, u16); 12] = [
+const FILES: [(File, &CStr, u16); 14] = [
     (File::Topology, c_str!("topology"), 0o400),
     (File::Buddyinfo, c_str!("buddyinfo"), 0o400),
     (File::Zoneinfo, c_str!("zoneinfo"), 0o400),
@@ -53,6 +56,8 @@ const FILES: [(File, &CStr, u16); 12] = [
     (File::Slabinfo, c_str!("slabinfo"), 0o400),
     (File::SlabDebug, c_str!("slab_debug"), 0o600),
     (File::SlabTest, c_str!("slab_test"), 0o600),
+    (File::Mempools, c_str!("mempools"), 0o400),
+    (File::MempoolTest, c_str!("mempool_test"), 0o600),
 ];
 
 /// Creates every file in `dir`.
@@ -90,6 +95,8 @@ impl Rkmem {
             File::Slabinfo => show_slabinfo(out),
             File::SlabDebug => show_slab_debug(out),
             File::SlabTest => show_slab_test(out),
+            File::Mempools => mempool::show_mempools(out),
+            File::MempoolTest => mempool::show_mempool_test(out),
             File::Prefill | File::Shrink | File::Drain => Ok(()),
         }
         .map_err(fmt_err)
@@ -110,6 +117,7 @@ impl Rkmem {
             File::Pcp => self.write_pcp(text),
             File::SlabDebug => write_slab_debug(text),
             File::SlabTest => self.write_slab_test(text),
+            File::MempoolTest => self.write_mempool_test(text),
             _ => Err(EPERM),
         }
     }

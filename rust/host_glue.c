@@ -44,22 +44,6 @@ static_assert(MAX_PAGE_ORDER == 10);
 #error "rkmem's per-CPU lists need CONFIG_SMP"
 #endif
 
-static int zone_kind_of(enum zone_type z)
-{
-	switch (z) {
-	case ZONE_DMA:
-		return RKMEM_ZONE_DMA;
-	case ZONE_DMA32:
-		return RKMEM_ZONE_DMA32;
-	case ZONE_NORMAL:
-		return RKMEM_ZONE_NORMAL;
-	case ZONE_MOVABLE:
-		return RKMEM_ZONE_MOVABLE;
-	default:
-		return -1;
-	}
-}
-
 static const enum zone_type zone_of_kind[] = {
 	[RKMEM_ZONE_DMA] = ZONE_DMA,
 	[RKMEM_ZONE_DMA32] = ZONE_DMA32,
@@ -494,25 +478,6 @@ void rkmem_host_shrinker_unregister(struct shrinker *s) { shrinker_free(s); }
 
 /* One warning per burst, as the host's warn_alloc (which is not exported). */
 static DEFINE_RATELIMIT_STATE(rkmem_warn_rs, 5 * HZ, 1);
-
-/* The rkmem_rust_* flags of a gfp mask (pages and objects; __GFP_COMP apart). */
-static unsigned int alloc_flags_of(gfp_t gfp)
-{
-	unsigned int flags = 0;
-
-	if (gfp & __GFP_THISNODE)
-		flags |= RKMEM_ALLOC_THISNODE;
-	if (gfpflags_allow_blocking(gfp))
-		flags |= RKMEM_ALLOC_CAN_SLEEP;
-	/* As slab_want_init_on_alloc(): __GFP_ZERO always, init_on_alloc not for ctor caches. */
-	if (gfp & __GFP_ZERO)
-		flags |= RKMEM_ALLOC_ZERO;
-	else if (want_init_on_alloc(gfp))
-		flags |= RKMEM_ALLOC_INIT;
-	if (gfp & __GFP_NOFAIL)
-		flags |= RKMEM_ALLOC_NOFAIL;
-	return flags;
-}
 
 struct page *rkmem_alloc_pages(int nid, gfp_t gfp, unsigned int order)
 {

@@ -10,6 +10,7 @@
 
 #include <linux/types.h>
 #include <linux/spinlock_types.h>
+#include <linux/mempool.h>
 
 struct dentry;
 struct seq_file;
@@ -48,6 +49,45 @@ enum rkmem_block_result {
 	RKMEM_BLOCK_NOMEM = 1,
 	RKMEM_BLOCK_MISMATCH = 2, /* wrong node or zone: already given back */
 };
+
+/* gfp decoding, shared by the C API's files */
+#include <linux/gfp.h>
+#include <linux/mm.h>
+
+static inline int zone_kind_of(enum zone_type z)
+{
+	switch (z) {
+	case ZONE_DMA:
+		return RKMEM_ZONE_DMA;
+	case ZONE_DMA32:
+		return RKMEM_ZONE_DMA32;
+	case ZONE_NORMAL:
+		return RKMEM_ZONE_NORMAL;
+	case ZONE_MOVABLE:
+		return RKMEM_ZONE_MOVABLE;
+	default:
+		return -1;
+	}
+}
+
+/* The rkmem_rust_* flags of a gfp mask (pages and objects; __GFP_COMP apart). */
+static inline unsigned int alloc_flags_of(gfp_t gfp)
+{
+	unsigned int flags = 0;
+
+	if (gfp & __GFP_THISNODE)
+		flags |= RKMEM_ALLOC_THISNODE;
+	if (gfpflags_allow_blocking(gfp))
+		flags |= RKMEM_ALLOC_CAN_SLEEP;
+	/* As slab_want_init_on_alloc(): __GFP_ZERO always, init_on_alloc not for ctor caches. */
+	if (gfp & __GFP_ZERO)
+		flags |= RKMEM_ALLOC_ZERO;
+	else if (want_init_on_alloc(gfp))
+		flags |= RKMEM_ALLOC_INIT;
+	if (gfp & __GFP_NOFAIL)
+		flags |= RKMEM_ALLOC_NOFAIL;
+	return flags;
+}
 
 /* Topology */
 unsigned int rkmem_host_max_order(void);
@@ -165,5 +205,42 @@ bool rkmem_host_init_on_free(void);
 const char *rkmem_host_slub_debug(void);
 u64 rkmem_host_random_u64(void);
 struct dentry *rkmem_host_debugfs_subdir(struct dentry *parent, const char *name);
+
+
+/* ---- the mempool layer (rust/mempool.rs) ---- */
+enum rkmem_backing_kind {
+	RKMEM_BACKING_CUSTOM = 0,
+	RKMEM_BACKING_SLAB = 1,
+	RKMEM_BACKING_KMALLOC = 2,
+	RKMEM_BACKING_PAGES = 3,
+};
+
+/* rkmem_mempool_create*()'s arguments (rust/host/mempool.rs RawPoolSpec). */
+struct rkmem_pool_spec {
+	int kind;
+	int min_nr;
+	int nid;
+	mempool_alloc_t *alloc_fn;
+	mempool_free_t *free_fn;
+	void *pool_data;
+	void *cache;
+	size_t param;
+	gfp_t gfp;
+	unsigned int flags;
+	char name[48];
+	char backing_name[48];
+};
+
+void *rkmem_rust_mempool_create(const struct rkmem_pool_spec *spec);
+void *rkmem_rust_mempool_alloc(void *pool, gfp_t gfp, gfp_t reduced_gfp, unsigned int flags,
+			       int highest_kind, unsigned long caller);
+void *rkmem_rust_mempool_alloc_preallocated(void *pool);
+void rkmem_rust_mempool_free(void *pool, void *element, unsigned long caller);
+int rkmem_rust_mempool_resize(void *pool, int new_min_nr);
+void rkmem_rust_mempool_destroy(void *pool);
+struct wait_queue_head;
+void rkmem_host_waitqueue_init(struct wait_queue_head *head);
+void rkmem_host_mempool_gfp(gfp_t gfp, gfp_t *full, gfp_t *reduced, unsigned int *flags,
+			    int *highest_kind);
 
 #endif /* _RKMEM_HOST_GLUE_H */

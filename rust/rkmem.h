@@ -7,6 +7,7 @@
 #define _RKMEM_H
 
 #include <linux/gfp.h>
+#include <linux/mempool.h>
 #include <linux/mm_types.h>
 #include <linux/slab.h>
 
@@ -190,5 +191,86 @@ void rkmem_kfree(const void *obj);
  * (or the page chunk's size); 0 for NULL or memory rkmem does not own.
  */
 size_t rkmem_ksize(const void *obj);
+
+
+/* ---- mempools: guaranteed-progress reserves (as mm/mempool.c) ---- */
+
+struct rkmem_mempool;
+
+/*
+ * rkmem_mempool_create_node - a pool that keeps @min_nr elements in reserve,
+ * as mempool_create_node(): @alloc_fn(gfp, @pool_data) and
+ * @free_fn(element, @pool_data) are the backing allocator (the host's
+ * mempool_alloc_t/mempool_free_t, so the host's mempool_alloc_slab() and
+ * friends work as backings too). The pool and its reserve array are
+ * metadata of rkmem, allocated with @gfp; @min_nr elements are taken from
+ * the backing with @gfp at once. The pool is named after its creator (%ps
+ * of the caller) in /sys/kernel/debug/rkmem/mempools. May sleep if @gfp
+ * may. Return: the pool, or NULL (@min_nr < 0, bad @nid, or the backing
+ * could not give @min_nr elements: what it gave went back).
+ */
+struct rkmem_mempool *rkmem_mempool_create_node(int min_nr, mempool_alloc_t *alloc_fn,
+						mempool_free_t *free_fn, void *pool_data,
+						gfp_t gfp, int nid);
+static inline struct rkmem_mempool *rkmem_mempool_create(int min_nr, mempool_alloc_t *alloc_fn,
+							 mempool_free_t *free_fn,
+							 void *pool_data)
+{
+	return rkmem_mempool_create_node(min_nr, alloc_fn, free_fn, pool_data, GFP_KERNEL,
+					 NUMA_NO_NODE);
+}
+
+/*
+ * Pools whose backing is rkmem itself (the allocation runs in rkmem, with no
+ * callback): objects of @cache (freed with rkmem_mempool_free(), which
+ * returns them with rkmem_cache_free() when the reserve is full), kmalloc
+ * objects of @size bytes (rkmem_kfree()), or 2^@order pages
+ * (struct page *, rkmem_free_pages()). Elements come from the local node.
+ * May sleep. Return: the pool or NULL.
+ */
+struct rkmem_mempool *rkmem_mempool_create_slab_pool(int min_nr, struct rkmem_cache *cache);
+struct rkmem_mempool *rkmem_mempool_create_kmalloc_pool(int min_nr, size_t size);
+struct rkmem_mempool *rkmem_mempool_create_page_pool(int min_nr, unsigned int order);
+
+/*
+ * rkmem_mempool_alloc - an element, as mempool_alloc(): first the backing
+ * without __GFP_DIRECT_RECLAIM and __GFP_IO (and always with
+ * __GFP_NOMEMALLOC | __GFP_NORETRY | __GFP_NOWARN; __GFP_NOFAIL and
+ * __GFP_ZERO are not passed on), then the reserve, then the backing with
+ * the full @gfp. If @gfp may sleep it never returns NULL: with both empty
+ * it sleeps (uninterruptible) until rkmem_mempool_free() refills the
+ * reserve, retrying the backing every 5 s. Without __GFP_DIRECT_RECLAIM
+ * (GFP_ATOMIC, GFP_NOWAIT) it returns NULL when both are empty; callable
+ * from any context, hard IRQ included, for rkmem's own backings (a
+ * callback backing must be safe in the caller's context).
+ */
+void *rkmem_mempool_alloc(struct rkmem_mempool *pool, gfp_t gfp);
+
+/* rkmem_mempool_alloc_preallocated - only from the reserve; never sleeps. */
+void *rkmem_mempool_alloc_preallocated(struct rkmem_mempool *pool);
+
+/*
+ * rkmem_mempool_free - as mempool_free(): while the reserve is below its
+ * minimum the element refills it (and wakes a waiter), else it goes back to
+ * the backing. NULL is a no-op. Any context for rkmem's own backings.
+ */
+void rkmem_mempool_free(void *element, struct rkmem_mempool *pool);
+
+/*
+ * rkmem_mempool_resize - as mempool_resize(): a new minimum (> 0). Shrinking
+ * gives reserve elements above it back to the backing; growing allocates
+ * new ones with GFP_KERNEL (a shortfall is refilled by later frees). No
+ * element is lost either way. May sleep. Return: 0, -EINVAL or -ENOMEM.
+ */
+int rkmem_mempool_resize(struct rkmem_mempool *pool, int new_min_nr);
+
+/*
+ * rkmem_mempool_destroy - gives the reserve back to the backing and frees
+ * the pool; NULL is a no-op. With elements still out (allocated and not
+ * freed) it warns "rkmem: mempool_destroy <name>: <n> elements still out",
+ * keeps the pool (listed as destroyed, so their later frees still work) and
+ * frees nothing a client holds. May sleep.
+ */
+void rkmem_mempool_destroy(struct rkmem_mempool *pool);
 
 #endif /* _RKMEM_H */

@@ -15,6 +15,7 @@ use kernel::{c_str, new_mutex};
 mod arena;
 mod debugfs;
 pub(crate) mod host;
+mod mempool;
 mod pcp;
 mod slab;
 // Pure logic shared with the userspace test crate; later layers use more of it.
@@ -40,41 +41,42 @@ module! {
 
 /// Pages the `test` knob holds for selftests.
 pub(crate) struct TestState {
-    held: Held,
+    held: Held<(u64, u32)>,
 }
 
-/// A stack of held (pfn, order) chunks. (6.12's kernel `Vec` has no `pop`:
-/// entries beyond `len` are stale and get overwritten.)
-pub(crate) struct Held {
-    items: KVVec<(u64, u32)>,
+/// A stack of things a test trigger holds (pages, objects, elements).
+/// (6.12's kernel `Vec` has no `pop`: entries beyond `len` are stale and
+/// get overwritten.)
+pub(crate) struct Held<T: Copy + Default> {
+    items: KVVec<T>,
     len: usize,
 }
 
-impl Held {
-    fn new() -> Self {
+impl<T: Copy + Default> Held<T> {
+    pub(crate) fn new() -> Self {
         Held {
             items: KVVec::new(),
             len: 0,
         }
     }
 
-    fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.len
     }
 
-    fn iter(&self) -> impl Iterator<Item = &(u64, u32)> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &T> {
         self.items.as_slice()[..self.len].iter()
     }
 
-    /// Makes room for `additional` more chunks (may sleep).
-    fn reserve(&mut self, additional: usize) -> Result {
+    /// Makes room for `additional` more (may sleep).
+    pub(crate) fn reserve(&mut self, additional: usize) -> Result {
         let short = (self.len + additional).saturating_sub(self.items.len());
-        self.items.extend_with(short, (0, 0), GFP_KERNEL)?;
+        self.items.extend_with(short, T::default(), GFP_KERNEL)?;
         Ok(())
     }
 
     /// Pushes into reserved room; `false` if there is none.
-    fn push(&mut self, item: (u64, u32)) -> bool {
+    pub(crate) fn push(&mut self, item: T) -> bool {
         match self.items.as_mut_slice().get_mut(self.len) {
             Some(slot) => {
                 *slot = item;
@@ -85,7 +87,7 @@ impl Held {
         }
     }
 
-    fn pop(&mut self) -> Option<(u64, u32)> {
+    pub(crate) fn pop(&mut self) -> Option<T> {
         self.len = self.len.checked_sub(1)?;
         self.items.as_slice().get(self.len).copied()
     }
@@ -583,6 +585,8 @@ fn block_offset(pfn: u64) -> usize {
 /// The loaded module: its state and registrations, torn down in order.
 struct RkmemModule {
     debugfs: Option<DebugfsDir>,
+    /// The mempool layer; torn down before the slab layer it allocates from.
+    mempools: Option<host::mempool::PublishedMempools>,
     /// The slab layer; torn down before the pages layer it allocates from.
     slabs: Option<host::slab::PublishedSlabs>,
     shrinker: Option<Shrinker>,
@@ -611,6 +615,8 @@ impl kernel::Module for RkmemModule {
             slab::Slabs::new(state.get().topology.nr_nodes, debug, host::random_u64())?,
             GFP_KERNEL,
         )?);
+        let mempools =
+            host::mempool::PublishedMempools::new(KBox::pin_init(mempool::Mempools::new(), GFP_KERNEL)?);
         let hotplug = CpuHotplug::register()?;
         let shrinker = Shrinker::register()?;
         let dir = DebugfsDir::new(c_str!("rkmem"));
@@ -624,6 +630,7 @@ impl kernel::Module for RkmemModule {
         );
         Ok(RkmemModule {
             debugfs: Some(dir),
+            mempools: Some(mempools),
             slabs: Some(slabs),
             shrinker: Some(shrinker),
             hotplug: Some(hotplug),
@@ -640,6 +647,11 @@ impl Drop for RkmemModule {
         drop(self.debugfs.take());
         drop(self.shrinker.take());
         drop(self.hotplug.take());
+        if let (Some(pools), Some(state)) = (self.mempools.take(), self.state.as_ref()) {
+            state.get().teardown_test_pools(pools.get());
+            pools.get().teardown();
+            drop(pools);
+        }
         if let (Some(slabs), Some(state)) = (self.slabs.take(), self.state.as_ref()) {
             slabs.get().teardown(state.get());
             drop(slabs);

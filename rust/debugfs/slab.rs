@@ -197,7 +197,7 @@ pub(super) fn show_slab_test(out: &mut impl Write) -> core::fmt::Result {
     for t in test.iter().flatten() {
         if let Some(c) = slabs.caches.get(t.id) {
             write_padded(out, &c.name, 0)?;
-            writeln!(out, " held={}", t.len)?;
+            writeln!(out, " held={}", t.held.len())?;
         }
     }
     Ok(())
@@ -356,7 +356,7 @@ impl Rkmem {
                     return Err(ENOENT);
                 };
                 let c = slabs.caches.get(t.id).ok_or(ENOENT)?;
-                t.reserve(count)?;
+                t.held.reserve(count)?;
                 let req = ObjReq {
                     gfp: host::pages::GFP_KERNEL,
                     node,
@@ -369,10 +369,12 @@ impl Rkmem {
                 };
                 for got in 0..count {
                     match c.alloc(self, &req) {
-                        Some(o) => t.push(o),
+                        Some(o) => {
+                            t.held.push(o);
+                        }
                         None => {
                             for _ in 0..got {
-                                if let Some(o) = t.pop() {
+                                if let Some(o) = t.held.pop() {
                                     c.free(self, o, 0);
                                 }
                             }
@@ -389,7 +391,7 @@ impl Rkmem {
                 };
                 let c = slabs.caches.get(t.id).ok_or(ENOENT)?;
                 for _ in 0..count {
-                    match t.pop() {
+                    match t.held.pop() {
                         Some(o) => c.free(self, o, 0),
                         None => break,
                     }
@@ -404,7 +406,7 @@ impl Rkmem {
                 };
                 if let Some(c) = slabs.caches.get(t.id) {
                     while !leak {
-                        match t.pop() {
+                        match t.held.pop() {
                             Some(o) => c.free(self, o, 0),
                             None => break,
                         }

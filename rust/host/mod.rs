@@ -24,6 +24,7 @@ use kernel::sync::lock::{Backend, Lock};
 use crate::logic::zonelist::ZoneType;
 use crate::Rkmem;
 
+pub(crate) mod mempool;
 pub(crate) mod pages;
 pub(crate) mod percpu;
 pub(crate) mod slab;
@@ -545,6 +546,32 @@ const ALLOC_INIT: c_uint = 32;
 
 /// Backs `rkmem_alloc_pages()`: 0 and `*pfn` set, or a negative errno.
 /// `flags` are the `RKMEM_ALLOC_*` bits the glue decoded from `gfp`.
+/// A page request from the C API's decoded gfp (`None`: no such zone).
+pub(crate) fn alloc_request(
+    node: usize,
+    highest_kind: c_int,
+    gfp: bindings::gfp_t,
+    flags: c_uint,
+    order: u32,
+) -> Option<crate::AllocRequest> {
+    let zone = usize::try_from(highest_kind)
+        .ok()
+        .and_then(ZoneType::from_index)?;
+    Some(crate::AllocRequest {
+        placement: crate::logic::zonelist::Placement {
+            node,
+            highest_zone: zone,
+            this_node: flags & ALLOC_THISNODE != 0,
+        },
+        order,
+        gfp,
+        can_sleep: flags & ALLOC_CAN_SLEEP != 0,
+        zero: flags & (ALLOC_ZERO | ALLOC_INIT) != 0,
+        comp: flags & ALLOC_COMP != 0,
+        nofail: flags & ALLOC_NOFAIL != 0,
+    })
+}
+
 #[no_mangle]
 pub(crate) extern "C" fn rkmem_rust_alloc(
     nid: c_int,
@@ -557,26 +584,11 @@ pub(crate) extern "C" fn rkmem_rust_alloc(
     let Some(state) = published() else {
         return -(bindings::ENODEV as c_int);
     };
-    let (Ok(node), Some(zone)) = (
-        usize::try_from(nid),
-        usize::try_from(highest_kind)
-            .ok()
-            .and_then(ZoneType::from_index),
-    ) else {
+    let Some(request) = usize::try_from(nid)
+        .ok()
+        .and_then(|node| alloc_request(node, highest_kind, gfp, flags, order))
+    else {
         return -(bindings::EINVAL as c_int);
-    };
-    let request = crate::AllocRequest {
-        placement: crate::logic::zonelist::Placement {
-            node,
-            highest_zone: zone,
-            this_node: flags & ALLOC_THISNODE != 0,
-        },
-        order,
-        gfp,
-        can_sleep: flags & ALLOC_CAN_SLEEP != 0,
-        zero: flags & (ALLOC_ZERO | ALLOC_INIT) != 0,
-        comp: flags & ALLOC_COMP != 0,
-        nofail: flags & ALLOC_NOFAIL != 0,
     };
     match state.alloc_pages(&request) {
         Ok(got) => {

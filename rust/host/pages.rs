@@ -29,6 +29,8 @@ extern "C" {
 
 /// `GFP_KERNEL`, for rkmem's own requests (knobs, tests).
 pub(crate) const GFP_KERNEL: u32 = bindings::GFP_KERNEL;
+/// `GFP_ATOMIC`, for the test triggers' atomic requests.
+pub(crate) const GFP_ATOMIC: u32 = bindings::GFP_ATOMIC;
 /// `GFP_NOWAIT`, for rkmem's own requests that must not sleep.
 pub(crate) const GFP_NOWAIT: u32 = bindings::GFP_NOWAIT;
 

@@ -349,13 +349,13 @@ pub enum SlabTestCmd<'a> {
     Leak { name: &'a str },
 }
 
-/// Parses a `slab_test` write (positional words, one line).
-pub fn parse_slab_test(input: &str) -> Result<SlabTestCmd<'_>, CmdError> {
+/// The words of a trigger write (one line, at most `N` words) and how many.
+fn positional<const N: usize>(input: &str) -> Result<([&str; N], usize), CmdError> {
     let input = input.strip_suffix('\n').unwrap_or(input);
     if input.contains(['\n', '\0']) {
         return Err(CmdError::Invalid);
     }
-    let mut w = [""; 6];
+    let mut w = [""; N];
     let mut n = 0;
     for word in input.split_ascii_whitespace() {
         if n == w.len() {
@@ -364,16 +364,22 @@ pub fn parse_slab_test(input: &str) -> Result<SlabTestCmd<'_>, CmdError> {
         w[n] = word;
         n += 1;
     }
-    let num = |s: &str, max: u64| -> Result<u64, CmdError> {
-        let v: u64 = s.parse().map_err(|_| CmdError::Invalid)?;
-        if v > max {
-            Err(CmdError::Range)
-        } else {
-            Ok(v)
-        }
-    };
-    let name = w[1];
-    if n < 2
+    Ok((w, n))
+}
+
+/// A decimal word: -EINVAL if it is no number, -ERANGE outside `min..=max`.
+fn ranged(s: &str, min: u64, max: u64) -> Result<u64, CmdError> {
+    let v: u64 = s.parse().map_err(|_| CmdError::Invalid)?;
+    if v < min || v > max {
+        Err(CmdError::Range)
+    } else {
+        Ok(v)
+    }
+}
+
+/// A trigger's object name: 1..=`SLAB_TEST_NAME_MAX` of `[A-Za-z0-9_-]`.
+fn test_name(name: &str) -> Result<&str, CmdError> {
+    if name.is_empty()
         || name.len() > SLAB_TEST_NAME_MAX
         || !name
             .bytes()
@@ -381,6 +387,17 @@ pub fn parse_slab_test(input: &str) -> Result<SlabTestCmd<'_>, CmdError> {
     {
         return Err(CmdError::Invalid);
     }
+    Ok(name)
+}
+
+/// Parses a `slab_test` write (positional words, one line).
+pub fn parse_slab_test(input: &str) -> Result<SlabTestCmd<'_>, CmdError> {
+    let (w, n) = positional::<6>(input)?;
+    let num = |s: &str, max: u64| ranged(s, 0, max);
+    if n < 2 {
+        return Err(CmdError::Invalid);
+    }
+    let name = test_name(w[1])?;
     match (w[0], n) {
         ("create", 5) => Ok(SlabTestCmd::Create {
             name,
@@ -403,6 +420,95 @@ pub fn parse_slab_test(input: &str) -> Result<SlabTestCmd<'_>, CmdError> {
         }),
         ("destroy", 2) => Ok(SlabTestCmd::Destroy { name }),
         ("leak", 2) => Ok(SlabTestCmd::Leak { name }),
+        _ => Err(CmdError::Invalid),
+    }
+}
+
+/// Most elements a `mempool_test` pool keeps in reserve.
+pub const MEMPOOL_TEST_MAX_MIN: u64 = 4096;
+
+/// What a `mempool_test` pool is backed by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestBacking {
+    /// A new cache of objects of this size.
+    Slab(usize),
+    /// kmalloc of this size.
+    Kmalloc(usize),
+    /// Pages of this order.
+    Pages(u32),
+}
+
+/// A command to the `mempool_test` trigger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MempoolTestCmd<'a> {
+    /// `create POOL slab|kmalloc|pages SIZE|ORDER MIN_NR`.
+    Create {
+        name: &'a str,
+        backing: TestBacking,
+        min_nr: usize,
+    },
+    /// `alloc POOL COUNT [atomic]`.
+    Alloc {
+        name: &'a str,
+        count: usize,
+        atomic: bool,
+    },
+    /// `free POOL COUNT`.
+    Free { name: &'a str, count: usize },
+    /// `drain POOL`: the backing's memory taken until it fails.
+    Drain { name: &'a str },
+    /// `release POOL`: what `drain` took, given back.
+    Release { name: &'a str },
+    /// `resize POOL MIN_NR`.
+    Resize { name: &'a str, min_nr: usize },
+    /// `destroy POOL`.
+    Destroy { name: &'a str },
+}
+
+/// Parses a `mempool_test` write (positional words, one line).
+pub fn parse_mempool_test(input: &str) -> Result<MempoolTestCmd<'_>, CmdError> {
+    let (w, n) = positional::<5>(input)?;
+    if n < 2 {
+        return Err(CmdError::Invalid);
+    }
+    let name = test_name(w[1])?;
+    let min_nr = |s: &str, min: u64| ranged(s, min, MEMPOOL_TEST_MAX_MIN).map(|v| v as usize);
+    let count = |s: &str| ranged(s, 1, MAX_TEST_COUNT).map(|v| v as usize);
+    match (w[0], n) {
+        ("create", 5) => {
+            let backing = match w[2] {
+                "slab" => TestBacking::Slab(ranged(w[3], 1, 8192)? as usize),
+                "kmalloc" => TestBacking::Kmalloc(ranged(w[3], 1, 4 << 20)? as usize),
+                "pages" => TestBacking::Pages(ranged(w[3], 0, crate::logic::order::MAX_ORDER as u64)? as u32),
+                _ => return Err(CmdError::Invalid),
+            };
+            Ok(MempoolTestCmd::Create {
+                name,
+                backing,
+                min_nr: min_nr(w[4], 0)?,
+            })
+        }
+        ("alloc", 3) | ("alloc", 4) => {
+            if n == 4 && w[3] != "atomic" {
+                return Err(CmdError::Invalid);
+            }
+            Ok(MempoolTestCmd::Alloc {
+                name,
+                count: count(w[2])?,
+                atomic: n == 4,
+            })
+        }
+        ("free", 3) => Ok(MempoolTestCmd::Free {
+            name,
+            count: count(w[2])?,
+        }),
+        ("drain", 2) => Ok(MempoolTestCmd::Drain { name }),
+        ("release", 2) => Ok(MempoolTestCmd::Release { name }),
+        ("resize", 3) => Ok(MempoolTestCmd::Resize {
+            name,
+            min_nr: min_nr(w[2], 1)?,
+        }),
+        ("destroy", 2) => Ok(MempoolTestCmd::Destroy { name }),
         _ => Err(CmdError::Invalid),
     }
 }
@@ -582,5 +688,58 @@ mod tests {
         assert_eq!(parse_slab_test("leak t/1"), Err(CmdError::Invalid));
         assert_eq!(parse_slab_test("create t 1 0 Q"), Err(CmdError::Invalid));
         assert_eq!(parse_slab_test(""), Err(CmdError::Invalid));
+    }
+
+    #[test]
+    fn mempool_trigger_parses() {
+        assert_eq!(
+            parse_mempool_test("create p slab 64 8\n"),
+            Ok(MempoolTestCmd::Create {
+                name: "p",
+                backing: TestBacking::Slab(64),
+                min_nr: 8
+            })
+        );
+        assert_eq!(
+            parse_mempool_test("create p pages 2 0"),
+            Ok(MempoolTestCmd::Create {
+                name: "p",
+                backing: TestBacking::Pages(2),
+                min_nr: 0
+            })
+        );
+        assert_eq!(
+            parse_mempool_test("alloc p 3 atomic"),
+            Ok(MempoolTestCmd::Alloc {
+                name: "p",
+                count: 3,
+                atomic: true
+            })
+        );
+        assert_eq!(
+            parse_mempool_test("resize p 4"),
+            Ok(MempoolTestCmd::Resize { name: "p", min_nr: 4 })
+        );
+        assert_eq!(parse_mempool_test("drain p"), Ok(MempoolTestCmd::Drain { name: "p" }));
+        for (bad, why) in [
+            ("create p pages 11 1", CmdError::Range),
+            ("create p slab 0 1", CmdError::Range),
+            ("create p slab 8193 1", CmdError::Range),
+            ("create p kmalloc 64 4097", CmdError::Range),
+            ("create p heap 64 1", CmdError::Invalid),
+            ("create p slab 64", CmdError::Invalid),
+            ("alloc p 0", CmdError::Range),
+            ("alloc p 2 sleepy", CmdError::Invalid),
+            ("alloc p -1", CmdError::Invalid),
+            ("free p", CmdError::Invalid),
+            ("resize p 0", CmdError::Range),
+            ("destroy p q", CmdError::Invalid),
+            ("destroy p/q", CmdError::Invalid),
+            ("grow p", CmdError::Invalid),
+            ("", CmdError::Invalid),
+            ("alloc p 1\nfree p 1", CmdError::Invalid),
+        ] {
+            assert_eq!(parse_mempool_test(bad), Err(why), "{bad:?}");
+        }
     }
 }

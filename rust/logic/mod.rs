@@ -8,6 +8,7 @@
 pub mod blockmap;
 pub mod buddy;
 pub mod cmd;
+pub mod mempool;
 pub mod order;
 pub mod pcp;
 pub mod slab;

@@ -5,41 +5,18 @@
 
 use super::*;
 
-/// A cache made through the `slab_test` trigger and the objects it holds
-/// (a stack: the kernel's `Vec` of 6.12 has no `pop`).
+/// A cache made through the `slab_test` trigger and the objects it holds.
 pub(crate) struct TestCache {
     pub(crate) id: usize,
-    held: KVVec<usize>,
-    pub(crate) len: usize,
+    pub(crate) held: crate::Held<usize>,
 }
 
 impl TestCache {
     pub(crate) fn new(id: usize) -> Self {
         TestCache {
             id,
-            held: KVVec::new(),
-            len: 0,
+            held: crate::Held::new(),
         }
-    }
-
-    /// Room for `n` more (may sleep).
-    pub(crate) fn reserve(&mut self, n: usize) -> Result {
-        let short = (self.len + n).saturating_sub(self.held.len());
-        self.held.extend_with(short, 0, GFP_KERNEL)?;
-        Ok(())
-    }
-
-    /// Pushes into reserved room (dropped if none).
-    pub(crate) fn push(&mut self, obj: usize) {
-        if let Some(slot) = self.held.as_mut_slice().get_mut(self.len) {
-            *slot = obj;
-            self.len += 1;
-        }
-    }
-
-    pub(crate) fn pop(&mut self) -> Option<usize> {
-        self.len = self.len.checked_sub(1)?;
-        self.held.as_slice().get(self.len).copied()
     }
 }
 
@@ -120,6 +97,28 @@ impl Slabs {
     #[inline]
     pub(crate) fn kmalloc_cache(&self, size: usize) -> Option<&Cache> {
         self.caches.get(self.kmalloc[kmalloc_class(size)?])
+    }
+
+    /// `kmalloc_node`: an object of the class of `size`, or above 8 KiB a
+    /// chunk of pages from zones up to `highest_kind`.
+    #[inline(always)]
+    pub(crate) fn kmalloc(&self, rk: &Rkmem, size: usize, highest_kind: i32, req: &ObjReq) -> Option<usize> {
+        match self.kmalloc_cache(size) {
+            // No DMA kmalloc classes: a small GFP_DMA/GFP_DMA32 request fails
+            // rather than get memory from a zone it did not ask for.
+            Some(_) if highest_kind < ZoneType::Normal as i32 => None,
+            Some(cache) => {
+                let zero = cache.zero_for(req.zero, req.init);
+                match cache.alloc_fast(req.node, zero) {
+                    Some(o) => Some(o),
+                    None => cache.alloc_slow(rk, req),
+                }
+            }
+            None => usize::try_from(highest_kind)
+                .ok()
+                .and_then(ZoneType::from_index)
+                .and_then(|zone| self.kmalloc_large(rk, size, zone, req)),
+        }
     }
 
     /// `kmalloc_node` above 8 KiB: a compound chunk of rkmem's pages.
@@ -263,7 +262,7 @@ impl Slabs {
             for t in test.iter_mut() {
                 if let Some(mut t) = t.take() {
                     if let Some(c) = self.caches.get(t.id) {
-                        while let Some(o) = t.pop() {
+                        while let Some(o) = t.held.pop() {
                             c.free(rk, o, 0);
                         }
                     }

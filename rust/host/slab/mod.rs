@@ -27,7 +27,7 @@ mod registry;
 
 pub(crate) use cpu::{count_inc, DeadCpu, PerCpuSlab};
 pub(crate) use page::{
-    addr_to_pfn, init_geometry, pfn_to_addr, Ctor, OwnedPfn, SlabList, SlabMem, SlabPage,
+    addr_to_pfn, init_geometry, page_to_pfn, pfn_to_addr, pfn_to_page, Ctor, OwnedPfn, SlabList, SlabMem, SlabPage,
 };
 pub(crate) use registry::{RcuRead, Registry};
 
@@ -177,7 +177,8 @@ use crate::slab::{Cache, ObjReq};
 use kernel::ffi::c_uint;
 
 const ALLOC_THISNODE: c_uint = 1;
-const ALLOC_CAN_SLEEP: c_uint = 2;
+/// `RKMEM_ALLOC_CAN_SLEEP` (rust/host_glue.h).
+pub(crate) const ALLOC_CAN_SLEEP: c_uint = 2;
 const ALLOC_ZERO: c_uint = 4;
 const ALLOC_NOFAIL: c_uint = 16;
 const ALLOC_INIT: c_uint = 32;
@@ -187,6 +188,11 @@ const ALLOC_INIT: c_uint = 32;
 #[inline(always)]
 fn cache_of(handle: *mut c_void) -> Option<(&'static crate::Rkmem, &'static Cache)> {
     Some((super::published()?, cache_ref(handle)?))
+}
+
+/// The cache behind a C handle (for the mempool layer's slab pools).
+pub(crate) fn cache_handle(handle: *mut c_void) -> Option<&'static Cache> {
+    cache_ref(handle)
 }
 
 /// The cache behind a C handle.
@@ -201,8 +207,9 @@ fn cache_ref(handle: *mut c_void) -> Option<&'static Cache> {
     Some(unsafe { &*(handle as *const Cache) })
 }
 
+/// An object request from the C API's decoded gfp.
 #[inline]
-fn obj_req(gfp: kernel::bindings::gfp_t, flags: c_uint, nid: c_int, caller: c_ulong) -> ObjReq {
+pub(crate) fn obj_req(gfp: kernel::bindings::gfp_t, flags: c_uint, nid: c_int, caller: c_ulong) -> ObjReq {
     ObjReq {
         gfp,
         node: usize::try_from(nid).ok(),
@@ -361,24 +368,7 @@ pub(crate) extern "C" fn rkmem_rust_kmalloc(
     let (Some(rk), Some(slabs)) = (super::published(), slabs()) else {
         return core::ptr::null_mut();
     };
-    let got = match slabs.kmalloc_cache(size) {
-        // No DMA kmalloc classes: a small GFP_DMA/GFP_DMA32 request fails
-        // rather than get memory from a zone it did not ask for.
-        Some(_) if highest_kind < crate::logic::zonelist::ZoneType::Normal as c_int => None,
-        Some(cache) => {
-            let zero = cache.zero_for(flags & ALLOC_ZERO != 0, flags & ALLOC_INIT != 0);
-            match cache.alloc_fast(usize::try_from(nid).ok(), zero) {
-                Some(o) => Some(o),
-                None => cache.alloc_slow(rk, &obj_req(gfp, flags, nid, caller)),
-            }
-        }
-        None => usize::try_from(highest_kind)
-            .ok()
-            .and_then(crate::logic::zonelist::ZoneType::from_index)
-            .and_then(|zone| {
-                slabs.kmalloc_large(rk, size, zone, &obj_req(gfp, flags, nid, caller))
-            }),
-    };
+    let got = slabs.kmalloc(rk, size, highest_kind, &obj_req(gfp, flags, nid, caller));
     got.map_or(core::ptr::null_mut(), |o| o as *mut c_void)
 }
 

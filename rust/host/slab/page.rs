@@ -49,6 +49,19 @@ pub(crate) fn pfn_to_addr(pfn: u64) -> usize {
     GEOMETRY[0].load(Ordering::Relaxed) as usize + ((pfn as usize) << PAGE_SHIFT)
 }
 
+/// The address of `pfn`'s `struct page` (`pfn_to_page`, vmemmap).
+#[inline]
+pub(crate) fn pfn_to_page(pfn: u64) -> usize {
+    GEOMETRY[1].load(Ordering::Relaxed) as usize + pfn as usize * STRUCT_PAGE
+}
+
+/// The pfn of a `struct page` address (`page_to_pfn`); whether rkmem owns
+/// it is for the pages layer to say.
+#[inline]
+pub(crate) fn page_to_pfn(page: usize) -> u64 {
+    (page.wrapping_sub(GEOMETRY[1].load(Ordering::Relaxed) as usize) / STRUCT_PAGE) as u64
+}
+
 /// A pfn inside one of rkmem's blocks, as the pages layer confirmed it
 /// (made only by `Rkmem::owned_pfn`): its `struct page` exists and is never
 /// the host's to use while rkmem holds the block.

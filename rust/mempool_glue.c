@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * rkmem's mempool C API (rkmem.h): argument checks and gfp decoding; the
+ * pools themselves are rust/mempool.rs.
+ */
+#include <linux/export.h>
+#include <linux/gfp.h>
+#include <linux/kernel.h>
+#include <linux/mempool.h>
+#include <linux/mm.h>
+#include <linux/nodemask.h>
+#include <linux/sched/mm.h>
+#include <linux/wait.h>
+
+#include "host_glue.h"
+#include "rkmem.h"
+
+/*
+ * As mempool_alloc(): the backing never dips into emergency reserves, does
+ * not retry hard and does not warn; __GFP_NOFAIL would make it loop instead
+ * of using the reserve, and __GFP_ZERO is not a mempool flag.
+ */
+static inline gfp_t mempool_gfp(gfp_t gfp)
+{
+	return (gfp | __GFP_NOMEMALLOC | __GFP_NORETRY | __GFP_NOWARN) &
+	       ~(__GFP_NOFAIL | __GFP_ZERO);
+}
+
+/* The Rust trigger's calls decode gfp as the C API does. */
+void rkmem_host_mempool_gfp(gfp_t gfp, gfp_t *full, gfp_t *reduced, unsigned int *flags,
+			    int *highest_kind)
+{
+	*full = mempool_gfp(gfp);
+	*reduced = *full & ~(__GFP_DIRECT_RECLAIM | __GFP_IO);
+	*flags = alloc_flags_of(*full);
+	*highest_kind = zone_kind_of(gfp_zone(*full));
+}
+
+void rkmem_host_waitqueue_init(struct wait_queue_head *head)
+{
+	init_waitqueue_head(head);
+}
+
+static struct rkmem_mempool *create(struct rkmem_pool_spec *spec, unsigned long caller)
+{
+	if (spec->min_nr < 0)
+		return NULL;
+	if (spec->nid != NUMA_NO_NODE &&
+	    (spec->nid < 0 || spec->nid >= MAX_NUMNODES || !node_online(spec->nid)))
+		return NULL;
+	might_alloc(spec->gfp);
+	spec->flags = alloc_flags_of(spec->gfp) & ~RKMEM_ALLOC_NOFAIL;
+	snprintf(spec->name, sizeof(spec->name), "%ps", (void *)caller);
+	return rkmem_rust_mempool_create(spec);
+}
+
+struct rkmem_mempool *rkmem_mempool_create_node(int min_nr, mempool_alloc_t *alloc_fn,
+						mempool_free_t *free_fn, void *pool_data,
+						gfp_t gfp, int nid)
+{
+	struct rkmem_pool_spec spec = {
+		.kind = RKMEM_BACKING_CUSTOM, .min_nr = min_nr, .nid = nid,
+		.alloc_fn = alloc_fn, .free_fn = free_fn, .pool_data = pool_data,
+		.gfp = gfp,
+	};
+
+	if (!alloc_fn || !free_fn)
+		return NULL;
+	snprintf(spec.backing_name, sizeof(spec.backing_name), "%ps", alloc_fn);
+	return create(&spec, _RET_IP_);
+}
+EXPORT_SYMBOL_GPL(rkmem_mempool_create_node);
+
+struct rkmem_mempool *rkmem_mempool_create_slab_pool(int min_nr, struct rkmem_cache *cache)
+{
+	struct rkmem_pool_spec spec = {
+		.kind = RKMEM_BACKING_SLAB, .min_nr = min_nr, .nid = NUMA_NO_NODE,
+		.cache = cache, .gfp = GFP_KERNEL,
+	};
+
+	might_sleep();
+	return cache ? create(&spec, _RET_IP_) : NULL;
+}
+EXPORT_SYMBOL_GPL(rkmem_mempool_create_slab_pool);
+
+struct rkmem_mempool *rkmem_mempool_create_kmalloc_pool(int min_nr, size_t size)
+{
+	struct rkmem_pool_spec spec = {
+		.kind = RKMEM_BACKING_KMALLOC, .min_nr = min_nr, .nid = NUMA_NO_NODE,
+		.param = size, .gfp = GFP_KERNEL,
+	};
+
+	might_sleep();
+	return create(&spec, _RET_IP_);
+}
+EXPORT_SYMBOL_GPL(rkmem_mempool_create_kmalloc_pool);
+
+struct rkmem_mempool *rkmem_mempool_create_page_pool(int min_nr, unsigned int order)
+{
+	struct rkmem_pool_spec spec = {
+		.kind = RKMEM_BACKING_PAGES, .min_nr = min_nr, .nid = NUMA_NO_NODE,
+		.param = order, .gfp = GFP_KERNEL,
+	};
+
+	might_sleep();
+	return create(&spec, _RET_IP_);
+}
+EXPORT_SYMBOL_GPL(rkmem_mempool_create_page_pool);
+
+void *rkmem_mempool_alloc(struct rkmem_mempool *pool, gfp_t gfp)
+{
+	gfp_t full = mempool_gfp(gfp);
+
+	VM_WARN_ON_ONCE(gfp & __GFP_ZERO);
+	might_alloc(gfp);
+	return rkmem_rust_mempool_alloc(pool, full, full & ~(__GFP_DIRECT_RECLAIM | __GFP_IO),
+					alloc_flags_of(full), zone_kind_of(gfp_zone(full)),
+					_RET_IP_);
+}
+EXPORT_SYMBOL_GPL(rkmem_mempool_alloc);
+
+void *rkmem_mempool_alloc_preallocated(struct rkmem_mempool *pool)
+{
+	return rkmem_rust_mempool_alloc_preallocated(pool);
+}
+EXPORT_SYMBOL_GPL(rkmem_mempool_alloc_preallocated);
+
+void rkmem_mempool_free(void *element, struct rkmem_mempool *pool)
+{
+	if (unlikely(!element))
+		return;
+	/* Paired with the pool lock's release in the allocation (mempool.c's smp_wmb). */
+	smp_rmb();
+	rkmem_rust_mempool_free(pool, element, _RET_IP_);
+}
+EXPORT_SYMBOL_GPL(rkmem_mempool_free);
+
+int rkmem_mempool_resize(struct rkmem_mempool *pool, int new_min_nr)
+{
+	might_sleep();
+	return rkmem_rust_mempool_resize(pool, new_min_nr);
+}
+EXPORT_SYMBOL_GPL(rkmem_mempool_resize);
+
+void rkmem_mempool_destroy(struct rkmem_mempool *pool)
+{
+	might_sleep();
+	if (pool)
+		rkmem_rust_mempool_destroy(pool);
+}
+EXPORT_SYMBOL_GPL(rkmem_mempool_destroy);
