@@ -154,7 +154,13 @@ impl Mempool {
     /// One element from the backing, or `None`. `gfp`/`flags` as decoded
     /// by the C API; never `__GFP_NOFAIL` (the C API takes it out).
     #[inline(always)]
-    pub(crate) fn backing_alloc(&self, gfp: u32, flags: u32, highest: i32, caller: usize) -> Option<usize> {
+    pub(crate) fn backing_alloc(
+        &self,
+        gfp: u32,
+        flags: u32,
+        highest: i32,
+        caller: usize,
+    ) -> Option<usize> {
         match &self.backing {
             Backing::Slab(cache) => {
                 let rk = host::published()?;
@@ -196,7 +202,9 @@ impl Mempool {
     #[inline(always)]
     pub(crate) fn alloc(&self, call: &AllocCall) -> Option<usize> {
         let reduced = call.flags & !host::slab::ALLOC_CAN_SLEEP;
-        if let Some(e) = self.backing_alloc(call.reduced_gfp, reduced, call.highest_kind, call.caller) {
+        if let Some(e) =
+            self.backing_alloc(call.reduced_gfp, reduced, call.highest_kind, call.caller)
+        {
             self.count(Counter::BackingAllocs);
             return Some(e);
         }
@@ -563,7 +571,10 @@ impl Mempools {
     }
 
     /// Calls `f` on each pool, in creation order, under the list's lock.
-    pub(crate) fn for_each(&self, mut f: impl FnMut(&Mempool) -> core::fmt::Result) -> core::fmt::Result {
+    pub(crate) fn for_each(
+        &self,
+        mut f: impl FnMut(&Mempool) -> core::fmt::Result,
+    ) -> core::fmt::Result {
         let pools = self.pools.lock();
         for p in pools.iter().flatten() {
             f(p)?;

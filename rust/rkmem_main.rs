@@ -615,8 +615,10 @@ impl kernel::Module for RkmemModule {
             slab::Slabs::new(state.get().topology.nr_nodes, debug, host::random_u64())?,
             GFP_KERNEL,
         )?);
-        let mempools =
-            host::mempool::PublishedMempools::new(KBox::pin_init(mempool::Mempools::new(), GFP_KERNEL)?);
+        let mempools = host::mempool::PublishedMempools::new(KBox::pin_init(
+            mempool::Mempools::new(),
+            GFP_KERNEL,
+        )?);
         let hotplug = CpuHotplug::register()?;
         let shrinker = Shrinker::register()?;
         let dir = DebugfsDir::new(c_str!("rkmem"));

@@ -41,7 +41,11 @@ pub(super) fn show_mempool_test(out: &mut impl Write) -> core::fmt::Result {
             t.pool.name(),
             t.held.lock().len(),
             t.drained.lock().len(),
-            if t.destroyed.load(Relaxed) { " destroyed" } else { "" }
+            if t.destroyed.load(Relaxed) {
+                " destroyed"
+            } else {
+                ""
+            }
         )?;
     }
     Ok(())
@@ -84,11 +88,14 @@ impl Rkmem {
                 atomic,
             } => {
                 let t = in_use(pools, name)?;
-                let (pool, call) = (t.0.pool, alloc_call(if atomic {
-                    host::pages::GFP_ATOMIC
-                } else {
-                    GFP_KERNEL
-                }));
+                let (pool, call) = (
+                    t.0.pool,
+                    alloc_call(if atomic {
+                        host::pages::GFP_ATOMIC
+                    } else {
+                        GFP_KERNEL
+                    }),
+                );
                 t.0.held.lock().reserve(count)?;
                 for _ in 0..count {
                     // No lock is held while a sleeping allocation waits:
@@ -129,7 +136,11 @@ impl Rkmem {
                         return Err(ENOSPC);
                     }
                     drained.reserve(1)?;
-                    match t.0.pool.backing_alloc(call.gfp, call.flags, call.highest_kind, 0) {
+                    match t
+                        .0
+                        .pool
+                        .backing_alloc(call.gfp, call.flags, call.highest_kind, 0)
+                    {
                         Some(e) => {
                             drained.push(e);
                         }

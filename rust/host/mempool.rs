@@ -68,7 +68,11 @@ impl WaitQueue {
     /// or `timeout_ms`, unless `check` finds what it waits for: it runs
     /// after this task is queued, so a wake between a failed check and the
     /// sleep is not lost. May sleep: process context only.
-    pub(crate) fn wait_for<T>(&self, timeout_ms: u32, check: impl FnOnce() -> Option<T>) -> Waited<T> {
+    pub(crate) fn wait_for<T>(
+        &self,
+        timeout_ms: u32,
+        check: impl FnOnce() -> Option<T>,
+    ) -> Waited<T> {
         let entry = Opaque::<bindings::wait_queue_entry>::uninit();
         // SAFETY: `entry` lives on this frame until `finish_wait` below has
         // taken it off the queue, and is not moved meanwhile; `head` is
@@ -198,9 +202,7 @@ impl<const N: usize> PerCpuCounters<N> {
         let p = (self.base as usize).wrapping_add(i.min(N - 1) * 8);
         // SAFETY: `p` is a per-CPU address of our allocation (invariant);
         // `%gs:` makes it this CPU's copy, as `this_cpu_inc` does.
-        unsafe {
-            core::arch::asm!("incq %gs:({0})", in(reg) p, options(att_syntax, nostack))
-        };
+        unsafe { core::arch::asm!("incq %gs:({0})", in(reg) p, options(att_syntax, nostack)) };
     }
 
     /// Counter `i` summed over every possible CPU.
@@ -402,7 +404,8 @@ pub(crate) extern "C" fn rkmem_rust_mempool_alloc(
         highest_kind,
         caller: caller as usize,
     };
-    pool.alloc(&call).map_or(core::ptr::null_mut(), |e| e as *mut c_void)
+    pool.alloc(&call)
+        .map_or(core::ptr::null_mut(), |e| e as *mut c_void)
 }
 
 /// Backs `rkmem_mempool_alloc_preallocated()`.
@@ -415,7 +418,11 @@ pub(crate) extern "C" fn rkmem_rust_mempool_alloc_preallocated(pool: *mut c_void
 
 /// Backs `rkmem_mempool_free()`.
 #[no_mangle]
-pub(crate) extern "C" fn rkmem_rust_mempool_free(pool: *mut c_void, element: *mut c_void, caller: c_ulong) {
+pub(crate) extern "C" fn rkmem_rust_mempool_free(
+    pool: *mut c_void,
+    element: *mut c_void,
+    caller: c_ulong,
+) {
     if let Some(pool) = pool_ref(pool) {
         pool.free(element as usize, caller as usize);
     }

@@ -479,7 +479,11 @@ pub fn parse_mempool_test(input: &str) -> Result<MempoolTestCmd<'_>, CmdError> {
             let backing = match w[2] {
                 "slab" => TestBacking::Slab(ranged(w[3], 1, 8192)? as usize),
                 "kmalloc" => TestBacking::Kmalloc(ranged(w[3], 1, 4 << 20)? as usize),
-                "pages" => TestBacking::Pages(ranged(w[3], 0, crate::logic::order::MAX_ORDER as u64)? as u32),
+                "pages" => {
+                    TestBacking::Pages(
+                        ranged(w[3], 0, crate::logic::order::MAX_ORDER as u64)? as u32
+                    )
+                }
                 _ => return Err(CmdError::Invalid),
             };
             Ok(MempoolTestCmd::Create {
@@ -718,9 +722,15 @@ mod tests {
         );
         assert_eq!(
             parse_mempool_test("resize p 4"),
-            Ok(MempoolTestCmd::Resize { name: "p", min_nr: 4 })
+            Ok(MempoolTestCmd::Resize {
+                name: "p",
+                min_nr: 4
+            })
         );
-        assert_eq!(parse_mempool_test("drain p"), Ok(MempoolTestCmd::Drain { name: "p" }));
+        assert_eq!(
+            parse_mempool_test("drain p"),
+            Ok(MempoolTestCmd::Drain { name: "p" })
+        );
         for (bad, why) in [
             ("create p pages 11 1", CmdError::Range),
             ("create p slab 0 1", CmdError::Range),

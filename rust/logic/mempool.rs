@@ -324,7 +324,11 @@ mod tests {
             listed.sort();
             assert_eq!(listed, in_reserve, "reserve slots and model differ");
             assert!(self.reserve.curr() <= self.reserve.min());
-            let clients = self.places.values().filter(|p| **p == Place::Client).count();
+            let clients = self
+                .places
+                .values()
+                .filter(|p| **p == Place::Client)
+                .count();
             assert_eq!(clients, self.held.len());
             assert_eq!(self.counts.out(), self.held.len() as u64);
         }

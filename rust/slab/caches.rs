@@ -102,7 +102,13 @@ impl Slabs {
     /// `kmalloc_node`: an object of the class of `size`, or above 8 KiB a
     /// chunk of pages from zones up to `highest_kind`.
     #[inline(always)]
-    pub(crate) fn kmalloc(&self, rk: &Rkmem, size: usize, highest_kind: i32, req: &ObjReq) -> Option<usize> {
+    pub(crate) fn kmalloc(
+        &self,
+        rk: &Rkmem,
+        size: usize,
+        highest_kind: i32,
+        req: &ObjReq,
+    ) -> Option<usize> {
         match self.kmalloc_cache(size) {
             // No DMA kmalloc classes: a small GFP_DMA/GFP_DMA32 request fails
             // rather than get memory from a zone it did not ask for.

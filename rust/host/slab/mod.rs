@@ -27,7 +27,8 @@ mod registry;
 
 pub(crate) use cpu::{count_inc, DeadCpu, PerCpuSlab};
 pub(crate) use page::{
-    addr_to_pfn, init_geometry, page_to_pfn, pfn_to_addr, pfn_to_page, Ctor, OwnedPfn, SlabList, SlabMem, SlabPage,
+    addr_to_pfn, init_geometry, page_to_pfn, pfn_to_addr, pfn_to_page, Ctor, OwnedPfn, SlabList,
+    SlabMem, SlabPage,
 };
 pub(crate) use registry::{RcuRead, Registry};
 
@@ -209,7 +210,12 @@ fn cache_ref(handle: *mut c_void) -> Option<&'static Cache> {
 
 /// An object request from the C API's decoded gfp.
 #[inline]
-pub(crate) fn obj_req(gfp: kernel::bindings::gfp_t, flags: c_uint, nid: c_int, caller: c_ulong) -> ObjReq {
+pub(crate) fn obj_req(
+    gfp: kernel::bindings::gfp_t,
+    flags: c_uint,
+    nid: c_int,
+    caller: c_ulong,
+) -> ObjReq {
     ObjReq {
         gfp,
         node: usize::try_from(nid).ok(),
