@@ -15,7 +15,7 @@
 use core::fmt::Write;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 
-use kernel::alloc::flags::{GFP_KERNEL, GFP_NOWAIT};
+use kernel::alloc::flags::{__GFP_NOWARN, GFP_KERNEL, GFP_NOWAIT};
 use kernel::new_mutex;
 use kernel::prelude::*;
 use kernel::sync::{Arc, Mutex};
@@ -31,8 +31,9 @@ use crate::slab::Cache;
 /// backing again (mempool.c's `io_schedule_timeout(5*HZ)`).
 const WAIT_MS: u32 = 5000;
 
-/// Most elements a pool may keep (a sanity bound on `min_nr`).
-const MAX_MIN_NR: usize = 1 << 20;
+/// Most elements a pool may keep: its slot array stays within one 4 MiB
+/// kmalloc (`KMALLOC_MAX_SIZE`).
+const MAX_MIN_NR: usize = 1 << 19;
 
 /// The per-CPU counters of a pool.
 #[derive(Clone, Copy)]
@@ -277,16 +278,21 @@ impl Mempool {
 
     /// `mempool_free`: refills the reserve while it is low, else back to
     /// the backing. Any context (for rkmem's backings).
+    ///
+    /// The count is the last access to the pool: a destroy that sees no
+    /// element out (the counts) may free the pool at once, and on x86 a
+    /// store is not seen before this CPU's earlier loads and stores.
     #[inline(always)]
     pub(crate) fn free(&self, element: usize, caller: usize) {
         if element == 0 {
             return;
         }
         if self.curr_hint.load(Relaxed) < self.min_hint.load(Relaxed) && self.refill(element) {
+            self.count(Counter::ReserveFrees);
             return;
         }
-        self.count(Counter::BackingFrees);
         self.backing_free(element, caller);
+        self.count(Counter::BackingFrees);
     }
 
     /// Puts `element` into a low reserve and wakes the waiters; `false` if
@@ -301,7 +307,6 @@ impl Mempool {
             kept
         };
         if kept {
-            self.count(Counter::ReserveFrees);
             self.waiters.wake();
         }
         kept
@@ -349,7 +354,7 @@ impl Mempool {
             return Ok(());
         }
         drop(r);
-        let slots = KVec::from_elem(0usize, new_min, GFP_KERNEL)?;
+        let slots = KVec::from_elem(0usize, new_min, GFP_KERNEL | __GFP_NOWARN)?;
         let old = {
             let mut r = self.reserve.lock();
             let old = r.grow(slots, new_min);
@@ -497,7 +502,8 @@ impl Mempools {
         };
         let can_sleep = spec.flags & host::slab::ALLOC_CAN_SLEEP != 0;
         let meta_gfp = if can_sleep { GFP_KERNEL } else { GFP_NOWAIT };
-        let reserve = Reserve::new(KVec::from_elem(0usize, min, meta_gfp)?, min).ok_or(EINVAL)?;
+        let slots_gfp = meta_gfp | __GFP_NOWARN;
+        let reserve = Reserve::new(KVec::from_elem(0usize, min, slots_gfp)?, min).ok_or(EINVAL)?;
         let counters = PerCpuCounters::new()?;
         let pool = KBox::pin_init(
             pin_init!(Mempool {
@@ -568,6 +574,25 @@ impl Mempools {
         if let Some(gone) = gone {
             gone.close();
         }
+    }
+
+    /// Frees `pool` if it was destroyed with elements out and all of them
+    /// came back since; `true` if it is gone.
+    pub(crate) fn reap(&self, pool: &Mempool) -> bool {
+        let mut pools = self.pools.lock();
+        let Some(i) = pools
+            .iter()
+            .position(|p| p.as_ref().is_some_and(|p| core::ptr::eq(&**p, pool)))
+        else {
+            return false;
+        };
+        if !pool.destroyed.load(Relaxed) || pool.counts().out() > 0 {
+            return false;
+        }
+        let gone = pools[i].take();
+        drop(pools);
+        drop(gone);
+        true
     }
 
     /// Calls `f` on each pool, in creation order, under the list's lock.

@@ -48,7 +48,8 @@ static struct rkmem_mempool *create(struct rkmem_pool_spec *spec, unsigned long 
 	if (spec->nid != NUMA_NO_NODE &&
 	    (spec->nid < 0 || spec->nid >= MAX_NUMNODES || !node_online(spec->nid)))
 		return NULL;
-	might_alloc(spec->gfp);
+	/* The pool's per-CPU counters and the list of pools: always may sleep. */
+	might_sleep();
 	spec->flags = alloc_flags_of(spec->gfp) & ~RKMEM_ALLOC_NOFAIL;
 	snprintf(spec->name, sizeof(spec->name), "%ps", (void *)caller);
 	return rkmem_rust_mempool_create(spec);
@@ -110,18 +111,25 @@ EXPORT_SYMBOL_GPL(rkmem_mempool_create_page_pool);
 void *rkmem_mempool_alloc(struct rkmem_mempool *pool, gfp_t gfp)
 {
 	gfp_t full = mempool_gfp(gfp);
+	void *element;
 
 	VM_WARN_ON_ONCE(gfp & __GFP_ZERO);
 	might_alloc(gfp);
-	return rkmem_rust_mempool_alloc(pool, full, full & ~(__GFP_DIRECT_RECLAIM | __GFP_IO),
-					alloc_flags_of(full), zone_kind_of(gfp_zone(full)),
-					_RET_IP_);
+	element = rkmem_rust_mempool_alloc(pool, full, full & ~(__GFP_DIRECT_RECLAIM | __GFP_IO),
+					   alloc_flags_of(full), zone_kind_of(gfp_zone(full)),
+					   _RET_IP_);
+	/* Paired with the rmb in rkmem_mempool_free(), as mempool.c's. */
+	smp_wmb();
+	return element;
 }
 EXPORT_SYMBOL_GPL(rkmem_mempool_alloc);
 
 void *rkmem_mempool_alloc_preallocated(struct rkmem_mempool *pool)
 {
-	return rkmem_rust_mempool_alloc_preallocated(pool);
+	void *element = rkmem_rust_mempool_alloc_preallocated(pool);
+
+	smp_wmb();
+	return element;
 }
 EXPORT_SYMBOL_GPL(rkmem_mempool_alloc_preallocated);
 
@@ -129,7 +137,7 @@ void rkmem_mempool_free(void *element, struct rkmem_mempool *pool)
 {
 	if (unlikely(!element))
 		return;
-	/* Paired with the pool lock's release in the allocation (mempool.c's smp_wmb). */
+	/* Paired with the wmb in rkmem_mempool_alloc() (see mempool_free()). */
 	smp_rmb();
 	rkmem_rust_mempool_free(pool, element, _RET_IP_);
 }

@@ -204,10 +204,14 @@ struct rkmem_mempool;
  * mempool_alloc_t/mempool_free_t, so the host's mempool_alloc_slab() and
  * friends work as backings too). The pool and its reserve array are
  * metadata of rkmem, allocated with @gfp; @min_nr elements are taken from
- * the backing with @gfp at once. The pool is named after its creator (%ps
- * of the caller) in /sys/kernel/debug/rkmem/mempools. May sleep if @gfp
- * may. Return: the pool, or NULL (@min_nr < 0, bad @nid, or the backing
- * could not give @min_nr elements: what it gave went back).
+ * the backing with @gfp at once. @nid must be NUMA_NO_NODE or an online
+ * node (the host puts the pool's struct there; rkmem's metadata is not
+ * node-bound, and a client's backing decides its own placement). The pool
+ * is named after its creator (%ps of the caller) in
+ * /sys/kernel/debug/rkmem/mempools. May sleep, whatever @gfp (per-CPU
+ * counters). Return: the pool, or NULL (@min_nr < 0 or above 2^19, bad
+ * @nid, or the backing could not give @min_nr elements: what it gave went
+ * back).
  */
 struct rkmem_mempool *rkmem_mempool_create_node(int min_nr, mempool_alloc_t *alloc_fn,
 						mempool_free_t *free_fn, void *pool_data,
@@ -269,7 +273,9 @@ int rkmem_mempool_resize(struct rkmem_mempool *pool, int new_min_nr);
  * the pool; NULL is a no-op. With elements still out (allocated and not
  * freed) it warns "rkmem: mempool_destroy <name>: <n> elements still out",
  * keeps the pool (listed as destroyed, so their later frees still work) and
- * frees nothing a client holds. May sleep.
+ * frees nothing a client holds. Frees of elements out may run at any time,
+ * also while destroy runs; every other call on the pool must have returned
+ * before destroy (as on the host). May sleep.
  */
 void rkmem_mempool_destroy(struct rkmem_mempool *pool);
 

@@ -4,7 +4,7 @@
 //! shell).
 
 use core::fmt::Write;
-use core::sync::atomic::Ordering::Relaxed;
+use core::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 
 use kernel::prelude::*;
 use kernel::sync::Arc;
@@ -56,7 +56,7 @@ struct InUse(Arc<TestPool>);
 
 impl Drop for InUse {
     fn drop(&mut self) {
-        self.0.busy.fetch_sub(1, Relaxed);
+        self.0.busy.fetch_sub(1, Release);
     }
 }
 
@@ -68,7 +68,7 @@ fn in_use(pools: &Mempools, name: &str) -> Result<InUse> {
         .flatten()
         .find(|t| t.pool.name() == name)
         .ok_or(ENOENT)?;
-    t.busy.fetch_add(1, Relaxed);
+    t.busy.fetch_add(1, Acquire);
     Ok(InUse(t.clone()))
 }
 
@@ -179,7 +179,8 @@ impl Rkmem {
         let slabs = slabs().ok_or(ENODEV)?;
         let (backing, cache) = match backing {
             TestBacking::Slab(size) => {
-                let mut cache_name = [0u8; cmd::SLAB_TEST_NAME_MAX + 8];
+                // The parser keeps pool names short enough for the prefix.
+                let mut cache_name = [0u8; cmd::SLAB_TEST_NAME_MAX];
                 let n = name.len().min(cmd::SLAB_TEST_NAME_MAX - 8);
                 cache_name[..8].copy_from_slice(b"mempool-");
                 cache_name[8..8 + n].copy_from_slice(&name.as_bytes()[..n]);
@@ -233,7 +234,7 @@ impl Rkmem {
         let Some(t) = test[i].as_ref() else {
             return Err(ENOENT);
         };
-        if t.busy.load(Relaxed) > 0 {
+        if t.busy.load(Acquire) > 0 {
             return Err(EBUSY);
         }
         if t.held.lock().len() > 0 {
@@ -249,12 +250,16 @@ impl Rkmem {
         };
         drop(test);
         release_drained(&t);
-        if !t.destroyed.load(Relaxed) {
+        // A pool destroyed with elements out goes now that they are back.
+        let gone = if t.destroyed.load(Relaxed) {
+            pools.reap(t.pool)
+        } else {
             pools.destroy(t.pool);
-            // The pool is gone, and its cache's objects with it.
-            if let (Some(id), Some(slabs)) = (t.cache, slabs()) {
-                slabs.destroy(self, id);
-            }
+            true
+        };
+        // The pool is gone, and its cache's objects with it.
+        if let (true, Some(id), Some(slabs)) = (gone, t.cache, slabs()) {
+            slabs.destroy(self, id);
         }
         Ok(())
     }

@@ -424,6 +424,9 @@ pub fn parse_slab_test(input: &str) -> Result<SlabTestCmd<'_>, CmdError> {
     }
 }
 
+/// Longest pool name the mempool test trigger takes.
+pub const MEMPOOL_TEST_NAME_MAX: usize = SLAB_TEST_NAME_MAX - 8;
+
 /// Most elements a `mempool_test` pool keeps in reserve.
 pub const MEMPOOL_TEST_MAX_MIN: u64 = 4096;
 
@@ -472,6 +475,10 @@ pub fn parse_mempool_test(input: &str) -> Result<MempoolTestCmd<'_>, CmdError> {
         return Err(CmdError::Invalid);
     }
     let name = test_name(w[1])?;
+    // A slab pool's cache is named `mempool-POOL`, within a cache name.
+    if name.len() > MEMPOOL_TEST_NAME_MAX {
+        return Err(CmdError::Invalid);
+    }
     let min_nr = |s: &str, min: u64| ranged(s, min, MEMPOOL_TEST_MAX_MIN).map(|v| v as usize);
     let count = |s: &str| ranged(s, 1, MAX_TEST_COUNT).map(|v| v as usize);
     match (w[0], n) {
@@ -745,6 +752,7 @@ mod tests {
             ("resize p 0", CmdError::Range),
             ("destroy p q", CmdError::Invalid),
             ("destroy p/q", CmdError::Invalid),
+            ("destroy abcdefghijklmnopqrstuvwxyz", CmdError::Invalid),
             ("grow p", CmdError::Invalid),
             ("", CmdError::Invalid),
             ("alloc p 1\nfree p 1", CmdError::Invalid),

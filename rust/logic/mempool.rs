@@ -61,13 +61,13 @@ impl<S: DerefMut<Target = [usize]>> Reserve<S> {
     /// Shrinking to `new_min`: an element above it to give back to the
     /// backing, one at a time (the caller frees it without the lock, then
     /// asks again); `None` when at most `new_min` are held, and then the
-    /// minimum is `new_min`. Only for `new_min <= min`.
+    /// minimum is `new_min` (as mempool.c, also if a racing resize moved
+    /// the minimum meanwhile; never beyond the slots there are).
     pub fn shrink_step(&mut self, new_min: usize) -> Option<usize> {
-        debug_assert!(new_min <= self.min);
         if self.curr > new_min {
             return self.take();
         }
-        self.min = new_min;
+        self.min = new_min.min(self.slots.len());
         None
     }
 
@@ -374,6 +374,25 @@ mod tests {
         assert_eq!(a.backing_failed(&mut r), AfterBackingFailed::Fail);
         r.put(7).unwrap();
         assert_eq!(a.backing_failed(&mut r), AfterBackingFailed::Take(7));
+    }
+
+    #[test]
+    fn racing_shrinks_settle_on_the_last() {
+        let mut r = Reserve::new(vec![0; 10], 10).unwrap();
+        for e in 1..=10 {
+            r.put(e).unwrap();
+        }
+        // T1 shrinks to 5 and drops the lock after one element...
+        assert_eq!(r.shrink_step(5), Some(10));
+        // ...T2 shrinks to 2 meanwhile...
+        while r.shrink_step(2).is_some() {}
+        assert_eq!((r.curr(), r.min()), (2, 2));
+        // ...and T1 goes on: nothing more to give back, its minimum wins,
+        // within the slots there are.
+        assert_eq!(r.shrink_step(5), None);
+        assert_eq!((r.curr(), r.min()), (2, 5));
+        assert_eq!(r.shrink_step(50), None);
+        assert_eq!(r.min(), 10);
     }
 
     #[test]
