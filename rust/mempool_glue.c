@@ -128,6 +128,7 @@ void *rkmem_mempool_alloc_preallocated(struct rkmem_mempool *pool)
 {
 	void *element = rkmem_rust_mempool_alloc_preallocated(pool);
 
+	/* Paired with the rmb in rkmem_mempool_free(), as mempool.c's. */
 	smp_wmb();
 	return element;
 }
