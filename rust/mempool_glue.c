@@ -10,6 +10,7 @@
 #include <linux/mm.h>
 #include <linux/nodemask.h>
 #include <linux/sched/mm.h>
+#include <linux/string.h>
 #include <linux/wait.h>
 
 #include "host_glue.h"
@@ -41,6 +42,17 @@ void rkmem_host_waitqueue_init(struct wait_queue_head *head)
 	init_waitqueue_head(head);
 }
 
+/* "%ps" of @fn as one word: "func [module]" becomes "func[module]". */
+static void symbol_word(char *buf, size_t len, void *fn)
+{
+	char *space;
+
+	snprintf(buf, len, "%ps", fn);
+	space = strchr(buf, ' ');
+	if (space)
+		memmove(space, space + 1, strlen(space + 1) + 1);
+}
+
 static struct rkmem_mempool *create(struct rkmem_pool_spec *spec, unsigned long caller)
 {
 	if (spec->min_nr < 0)
@@ -51,7 +63,7 @@ static struct rkmem_mempool *create(struct rkmem_pool_spec *spec, unsigned long 
 	/* The pool's per-CPU counters and the list of pools: always may sleep. */
 	might_sleep();
 	spec->flags = alloc_flags_of(spec->gfp) & ~RKMEM_ALLOC_NOFAIL;
-	snprintf(spec->name, sizeof(spec->name), "%ps", (void *)caller);
+	symbol_word(spec->name, sizeof(spec->name), (void *)caller);
 	return rkmem_rust_mempool_create(spec);
 }
 
@@ -67,7 +79,7 @@ struct rkmem_mempool *rkmem_mempool_create_node(int min_nr, mempool_alloc_t *all
 
 	if (!alloc_fn || !free_fn)
 		return NULL;
-	snprintf(spec.backing_name, sizeof(spec.backing_name), "%ps", alloc_fn);
+	symbol_word(spec.backing_name, sizeof(spec.backing_name), alloc_fn);
 	return create(&spec, _RET_IP_);
 }
 EXPORT_SYMBOL_GPL(rkmem_mempool_create_node);

@@ -427,6 +427,9 @@ pub fn parse_slab_test(input: &str) -> Result<SlabTestCmd<'_>, CmdError> {
 /// Longest pool name the mempool test trigger takes.
 pub const MEMPOOL_TEST_NAME_MAX: usize = SLAB_TEST_NAME_MAX - 8;
 
+/// Most elements one `mempool_test` alloc or free takes.
+pub const MEMPOOL_TEST_MAX_COUNT: u64 = 100_000;
+
 /// Most elements a `mempool_test` pool keeps in reserve.
 pub const MEMPOOL_TEST_MAX_MIN: u64 = 4096;
 
@@ -480,7 +483,7 @@ pub fn parse_mempool_test(input: &str) -> Result<MempoolTestCmd<'_>, CmdError> {
         return Err(CmdError::Invalid);
     }
     let min_nr = |s: &str, min: u64| ranged(s, min, MEMPOOL_TEST_MAX_MIN).map(|v| v as usize);
-    let count = |s: &str| ranged(s, 1, MAX_TEST_COUNT).map(|v| v as usize);
+    let count = |s: &str| ranged(s, 1, MEMPOOL_TEST_MAX_COUNT).map(|v| v as usize);
     match (w[0], n) {
         ("create", 5) => {
             let backing = match w[2] {
@@ -496,7 +499,7 @@ pub fn parse_mempool_test(input: &str) -> Result<MempoolTestCmd<'_>, CmdError> {
             Ok(MempoolTestCmd::Create {
                 name,
                 backing,
-                min_nr: min_nr(w[4], 0)?,
+                min_nr: min_nr(w[4], 1)?,
             })
         }
         ("alloc", 3) | ("alloc", 4) => {
@@ -712,11 +715,11 @@ mod tests {
             })
         );
         assert_eq!(
-            parse_mempool_test("create p pages 2 0"),
+            parse_mempool_test("create p pages 2 1"),
             Ok(MempoolTestCmd::Create {
                 name: "p",
                 backing: TestBacking::Pages(2),
-                min_nr: 0
+                min_nr: 1
             })
         );
         assert_eq!(
@@ -746,6 +749,8 @@ mod tests {
             ("create p heap 64 1", CmdError::Invalid),
             ("create p slab 64", CmdError::Invalid),
             ("alloc p 0", CmdError::Range),
+            ("alloc p 100001", CmdError::Range),
+            ("create p pages 0 0", CmdError::Range),
             ("alloc p 2 sleepy", CmdError::Invalid),
             ("alloc p -1", CmdError::Invalid),
             ("free p", CmdError::Invalid),
