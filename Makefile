@@ -40,11 +40,13 @@ module: setup
 		$(kmake) clean >/dev/null; \
 		$(kmake) M=$(CURDIR)/selftests/rkmem/client clean >/dev/null; \
 		$(kmake) M=$(CURDIR)/selftests/rkmem/slab_client clean >/dev/null; \
+		$(kmake) M=$(CURDIR)/selftests/rkmem/mempool_client clean >/dev/null; \
 		echo "$$k" > .rkmem-kdir; \
 	fi
 	@$(kmake) modules
 	@$(kmake) M=$(CURDIR)/selftests/rkmem/client KBUILD_EXTRA_SYMBOLS=$(CURDIR)/Module.symvers modules
 	@$(kmake) M=$(CURDIR)/selftests/rkmem/slab_client KBUILD_EXTRA_SYMBOLS=$(CURDIR)/Module.symvers modules
+	@$(kmake) M=$(CURDIR)/selftests/rkmem/mempool_client KBUILD_EXTRA_SYMBOLS=$(CURDIR)/Module.symvers modules
 
 run: module
 	@if [ -t 0 ] && [ -t 1 ]; then \
@@ -74,7 +76,8 @@ lint: setup
 		rust/rkmem_main.rs tools/rkmem-logic/src/lib.rs && \
 	"$$k/scripts/checkpatch.pl" --no-tree --terse -f rust/*.c rust/*.h \
 		selftests/rkmem/client/rkmem_client.c \
-		selftests/rkmem/slab_client/rkmem_slab_client.c tools/bench-module/rkmem_bench.c && \
+		selftests/rkmem/slab_client/rkmem_slab_client.c \
+		selftests/rkmem/mempool_client/rkmem_mempool_client.c tools/bench-module/rkmem_bench.c && \
 	cd tools/rkmem-logic && cargo clippy --all-targets -- -D warnings
 
 # Benchmarks run on the perf kernel (no debug options), or on KDIR. The bench
@@ -97,5 +100,6 @@ bench:
 clean:
 	@if [ -d "$(kdir)" ]; then $(kmake) clean; $(kmake) M=$(CURDIR)/selftests/rkmem/client clean; \
 		$(kmake) M=$(CURDIR)/selftests/rkmem/slab_client clean; \
+		$(kmake) M=$(CURDIR)/selftests/rkmem/mempool_client clean; \
 		$(kmake) M=$(CURDIR)/tools/bench-module clean; fi
 	rm -rf tools/rkmem-logic/target
