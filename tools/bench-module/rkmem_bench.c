@@ -9,9 +9,14 @@
  *            side made with the same size, align (0) and flags (0);
  *            rkmem_kmalloc()/rkmem_kfree() against kmalloc()/kfree() with
  *            the same constant size; GFP_KERNEL
+ *   mempools rkmem_mempool_alloc()/_free() against mempool_alloc()/_free()
+ *            on a pool of each side with the same min_nr and the same kind
+ *            of backing (each side's own cache, kmalloc or pages, or one
+ *            callback backing for both); GFP_KERNEL
  * insmod runs every case and logs one line per result, which tools/bench
  * turns into a table; the object caches stay, holding `hold` rkmem objects,
- * until rmmod, so that tools/bench can read their debugfs metadata.
+ * until rmmod, so that tools/bench can read their debugfs metadata, and so
+ * do the rkmem mempools (with their reserves), for their debugfs counters.
  *
  * Every case runs in kthreads bound to CPUs, started together by a spinning
  * barrier, and timed with ktime_get_ns() around one whole batch. A case is
@@ -43,6 +48,22 @@
  *            second, which frees them one by one, and waits for that before
  *            the next batch; each side times only its own batches. Per
  *            object: the free side (ratio) and alloc + free side (pair)
+ *   mempool  mempool alloc+free pairs, one CPU, on pools of `pool_min`
+ *            elements: slab pools on the 64 and 256 byte caches
+ *            (rkmem_mempool_create_slab_pool() on the rkmem cache,
+ *            mempool_create_slab_pool() on the host's), kmalloc pools of 256
+ *            bytes and page pools of order 0. The reserve is full, so every
+ *            allocation comes from the backing and every free goes back to it
+ *   reserve  the same pairs served by the reserve: both sides' pools get one
+ *            callback backing, bench_backing_alloc()/_free(), kmalloc() and
+ *            kfree() of 256 bytes of the host's. Measured once as it is
+ *            (pairs through the backing, as in mempool) and once after
+ *            creation with the backing failing: every attempt of the pool
+ *            without __GFP_DIRECT_RECLAIM returns NULL, so every allocation
+ *            comes from the reserve and every free refills it. (An attempt
+ *            with it, made only once the reserve is empty, would get an
+ *            element, so that nothing sleeps; it is counted as an error.)
+ *            Also reported: reserve path / backing path for each side
  *
  * Result lines (ns with one decimal, ratio = rkmem / host with three):
  *   rkmem_bench: start rounds=R scale=S batch=K cpus=C nodes=N
@@ -57,12 +78,19 @@
  *   rkmem_bench: kmalloc size=B count=N rkmem_ns=X host_ns=Y ratio=Z
  *   rkmem_bench: xcpu size=B batch=K count=N rkmem_ns=X host_ns=Y ratio=Z
  *                rkmem_pair_ns=A host_pair_ns=B pair_ratio=P
+ *   rkmem_bench: mempool backing=slab size=B min_nr=M count=N rkmem_ns=X
+ *                host_ns=Y ratio=Z (backing=kmalloc size=B, backing=pages
+ *                order=O: the same)
+ *   rkmem_bench: reserve size=B min_nr=M count=N rkmem_ns=X host_ns=Y
+ *                ratio=Z rkmem_backing_ns=A host_backing_ns=B
+ *                backing_ratio=P rkmem_per_backing=Q host_per_backing=R
  *   rkmem_bench: hold cache=NAME objects=N
  *   rkmem_bench: done errors=E
- * (a scaling or xcpu line is one line; count: pairs, calls or batches per
- * CPU). A failed allocation ends that size or order of that case with
- * "rkmem_bench: error: ..." (every page and object is freed) and the bench
- * goes on; done counts them. insmod fails only on bad parameters.
+ * (a scaling, xcpu or reserve line is one line; count: pairs, calls or
+ * batches per CPU; ns of mempool and reserve lines are per pair). A failed
+ * allocation ends that size or order of that case with "rkmem_bench:
+ * error: ..." (every page and object is freed) and the bench goes on; done
+ * counts them. insmod fails only on bad parameters.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -73,6 +101,7 @@
 #include <linux/gfp.h>
 #include <linux/kthread.h>
 #include <linux/ktime.h>
+#include <linux/mempool.h>
 #include <linux/minmax.h>
 #include <linux/mm.h>
 #include <linux/module.h>
@@ -90,6 +119,7 @@
 #define MAX_BULK 64
 #define MAX_XBATCH 1024
 #define MAX_HOLD 1000000
+#define MAX_POOL_MIN 4096
 #define RING_SIZE 256 /* a power of two */
 
 static unsigned int rounds = 7;
@@ -116,16 +146,20 @@ static unsigned int hold = 10000;
 module_param(hold, uint, 0444);
 MODULE_PARM_DESC(hold, "objects of each rkmem bench cache held until rmmod, for the metadata report (default 10000)");
 
-static char *cases = "single,batch,scaling,remote,cache,bulk,kmalloc,xcpu";
+static unsigned int pool_min = 16;
+module_param(pool_min, uint, 0444);
+MODULE_PARM_DESC(pool_min, "min_nr of the mempools in the mempool and reserve cases, 1-4096 (default 16)");
+
+static char *cases = "single,batch,scaling,remote,cache,bulk,kmalloc,xcpu,mempool,reserve";
 module_param(cases, charp, 0444);
-MODULE_PARM_DESC(cases, "comma-separated subset of single,batch,scaling,remote,cache,bulk,kmalloc,xcpu");
+MODULE_PARM_DESC(cases, "comma-separated subset of single,batch,scaling,remote,cache,bulk,kmalloc,xcpu,mempool,reserve");
 
 enum bench_kind {
 	KIND_PAIRS, KIND_BATCH, KIND_REMOTE,
-	KIND_OBJ_PAIRS, KIND_OBJ_BULK, KIND_KMALLOC, KIND_OBJ_XCPU,
+	KIND_OBJ_PAIRS, KIND_OBJ_BULK, KIND_KMALLOC, KIND_OBJ_XCPU, KIND_MEMPOOL,
 };
 static const char * const kind_name[] = {
-	"pairs", "batch", "remote", "cache", "bulk", "kmalloc", "xcpu",
+	"pairs", "batch", "remote", "cache", "bulk", "kmalloc", "xcpu", "mempool",
 };
 
 /* The remote case's ring: head written by the producer, tail by the consumer. */
@@ -159,12 +193,49 @@ struct bench_cache {
 
 static struct bench_cache caches[] = { { .size = 64 }, { .size = 256 } };
 
+/* A pool of each side, with the same min_nr and the same kind of backing. */
+struct bench_pool {
+	struct rkmem_mempool *rk;
+	mempool_t *host;
+};
+
+enum pool_backing { POOL_SLAB, POOL_KMALLOC, POOL_PAGES, POOL_CUSTOM };
+
+/* The mempool case's pools (first 4) and the reserve case's (last). */
+#define NR_POOLS 5
+#define RESERVE_SIZE 256
+static const struct {
+	enum pool_backing backing;
+	unsigned int arg;	/* cache index, size or order */
+	unsigned long count;
+} pool_specs[NR_POOLS] = {
+	{ POOL_SLAB, 0, 100000 }, { POOL_SLAB, 1, 100000 },
+	{ POOL_KMALLOC, 256, 100000 }, { POOL_PAGES, 0, 50000 },
+	{ POOL_CUSTOM, RESERVE_SIZE, 100000 },
+};
+
+/* kept until rmmod: tools/bench reads the rkmem pools' debugfs counters */
+static struct bench_pool pools[NR_POOLS];
+
+/*
+ * The reserve case's backing, one per side (its pool_data): fail makes the
+ * attempts without __GFP_DIRECT_RECLAIM (mempool_alloc()'s first) fail.
+ */
+struct bench_backing {
+	bool fail;
+	unsigned long failed;		/* attempts that returned NULL */
+	unsigned long fallbacks;	/* attempts with reclaim while failing */
+};
+
+static struct bench_backing backing_ctx[2];	/* rkmem, host */
+
 struct bench_job {
 	bool rk;
 	enum bench_kind kind;
 	unsigned int order;	/* pages */
 	unsigned int size;	/* objects: bytes */
 	struct bench_cache *cache;
+	struct bench_pool *pool;
 	unsigned long count;	/* pairs, batches, calls or pages per worker */
 	unsigned int nr;	/* workers */
 	atomic_t arrived;
@@ -465,6 +536,30 @@ static __always_inline int run_xfree(bool rk, struct bench_worker *w)
 	return 0;
 }
 
+static __always_inline int run_mempool(bool rk, const struct bench_job *job)
+{
+	const struct bench_pool *p = job->pool;
+	unsigned long i;
+	void *elem;
+
+	for (i = 0; i < job->count; i++) {
+		if (rk)
+			elem = rkmem_mempool_alloc(p->rk, GFP_KERNEL);
+		else
+			elem = mempool_alloc(p->host, GFP_KERNEL);
+		/* Never with GFP_KERNEL (it sleeps instead): a bug. */
+		if (unlikely(!elem))
+			return -ENOMEM;
+		if (rk)
+			rkmem_mempool_free(elem, p->rk);
+		else
+			mempool_free(elem, p->host);
+		if ((i & 255) == 255)
+			cond_resched();
+	}
+	return 0;
+}
+
 static __always_inline int run_kind(bool rk, struct bench_worker *w, void *scratch)
 {
 	const struct bench_job *job = w->job;
@@ -485,6 +580,8 @@ static __always_inline int run_kind(bool rk, struct bench_worker *w, void *scrat
 		return run_kmalloc(rk, job);
 	case KIND_OBJ_XCPU:
 		return w->index == 0 ? run_xalloc(rk, w) : run_xfree(rk, w);
+	case KIND_MEMPOOL:
+		return run_mempool(rk, job);
 	}
 	return -EINVAL;
 }
@@ -899,6 +996,175 @@ static void bench_xcpu(void)
 	}
 }
 
+/* The reserve case's callback backing, as the host's mempool_kmalloc(). */
+static void *bench_backing_alloc(gfp_t gfp, void *data)
+{
+	struct bench_backing *b = data;
+
+	if (unlikely(READ_ONCE(b->fail))) {
+		if (!(gfp & __GFP_DIRECT_RECLAIM)) {
+			b->failed++;
+			return NULL;
+		}
+		/* The reserve is empty: an element rather than a sleep. */
+		b->fallbacks++;
+	}
+	return kmalloc(RESERVE_SIZE, gfp);
+}
+
+static void bench_backing_free(void *element, void *data)
+{
+	kfree(element);
+}
+
+static const char * const backing_word[] = { "slab", "kmalloc", "pages", "custom" };
+
+static void destroy_pool(struct bench_pool *p)
+{
+	rkmem_mempool_destroy(p->rk);
+	p->rk = NULL;
+	mempool_destroy(p->host);
+	p->host = NULL;
+}
+
+static void destroy_pools(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < NR_POOLS; i++)
+		destroy_pool(&pools[i]);
+}
+
+/*
+ * The pools of pool_specs[i], both sides. Not inlined into the __init
+ * function: rkmem names a pool after its creator's caller.
+ */
+static noinline int create_pool(unsigned int i)
+{
+	struct bench_pool *p = &pools[i];
+	unsigned int arg = pool_specs[i].arg;
+
+	switch (pool_specs[i].backing) {
+	case POOL_SLAB:
+		p->rk = rkmem_mempool_create_slab_pool(pool_min, caches[arg].rk);
+		p->host = mempool_create_slab_pool(pool_min, caches[arg].host);
+		break;
+	case POOL_KMALLOC:
+		p->rk = rkmem_mempool_create_kmalloc_pool(pool_min, arg);
+		p->host = mempool_create_kmalloc_pool(pool_min, arg);
+		break;
+	case POOL_PAGES:
+		p->rk = rkmem_mempool_create_page_pool(pool_min, arg);
+		p->host = mempool_create_page_pool(pool_min, arg);
+		break;
+	case POOL_CUSTOM:
+		p->rk = rkmem_mempool_create(pool_min, bench_backing_alloc, bench_backing_free,
+					     &backing_ctx[0]);
+		p->host = mempool_create(pool_min, bench_backing_alloc, bench_backing_free,
+					 &backing_ctx[1]);
+		break;
+	}
+	if (p->rk && p->host)
+		return 0;
+	pr_err("error: creating the %s pools (arg %u, min_nr %u) failed (rkmem %s, host %s)\n",
+	       backing_word[pool_specs[i].backing], arg, pool_min, p->rk ? "ok" : "NULL",
+	       p->host ? "ok" : "NULL");
+	errors++;
+	destroy_pool(p);
+	return -ENOMEM;
+}
+
+/* The job for pool_specs[i]: count pairs; size or order for the lines. */
+static void pool_job(struct bench_job *job, unsigned int i)
+{
+	unsigned int arg = pool_specs[i].arg;
+
+	job->kind = KIND_MEMPOOL;
+	job->pool = &pools[i];
+	job->count = scaled(pool_specs[i].count);
+	job->size = pool_specs[i].backing == POOL_SLAB ? caches[arg].size :
+		    pool_specs[i].backing == POOL_PAGES ? 0 : arg;
+	job->order = pool_specs[i].backing == POOL_PAGES ? arg : 0;
+}
+
+/* Pairs through a full reserve: from the backing and back to it. */
+static void bench_mempool(void)
+{
+	struct bench_job job = {};
+	u64 rk, host, a, b;
+	unsigned int i;
+	char unit[16];
+
+	for (i = 0; i < NR_POOLS; i++) {
+		if (pool_specs[i].backing == POOL_CUSTOM || create_pool(i))
+			continue;
+		pool_job(&job, i);
+		if (compare(&job, 1, &rk, &host))
+			continue;
+		if (pool_specs[i].backing == POOL_PAGES)
+			snprintf(unit, sizeof(unit), "order=%u", job.order);
+		else
+			snprintf(unit, sizeof(unit), "size=%u", job.size);
+		a = ns10(rk, job.count);
+		b = ns10(host, job.count);
+		pr_info("mempool backing=%s %s min_nr=%u count=%lu rkmem_ns=%llu.%llu host_ns=%llu.%llu ratio=%llu.%03llu\n",
+			backing_word[pool_specs[i].backing], unit, pool_min, job.count,
+			a / 10, a % 10, b / 10, b % 10,
+			milli(rk, host) / 1000, milli(rk, host) % 1000);
+	}
+}
+
+/*
+ * The callback pools: pairs through the backing, then (the backing failing)
+ * from the reserve and back to it.
+ */
+static void bench_reserve(void)
+{
+	unsigned int i = NR_POOLS - 1, k;
+	struct bench_job job = {};
+	u64 rk, host, rkb, hostb, a, b, ab, bb, q, r;
+	unsigned long allocs;
+	int err;
+
+	if (create_pool(i))
+		return;
+	pool_job(&job, i);
+	if (compare(&job, 1, &rkb, &hostb))
+		return;
+	for (k = 0; k < ARRAY_SIZE(backing_ctx); k++) {
+		backing_ctx[k].failed = 0;
+		backing_ctx[k].fallbacks = 0;
+		WRITE_ONCE(backing_ctx[k].fail, true);
+	}
+	err = compare(&job, 1, &rk, &host);
+	for (k = 0; k < ARRAY_SIZE(backing_ctx); k++)
+		WRITE_ONCE(backing_ctx[k].fail, false);
+	if (err)
+		return;
+	/* Each allocation (warm-up round too) tried the backing once, and got NULL. */
+	allocs = job.count * (rounds + 1);
+	for (k = 0; k < ARRAY_SIZE(backing_ctx); k++) {
+		if (backing_ctx[k].failed == allocs && !backing_ctx[k].fallbacks)
+			continue;
+		pr_err("error: reserve %s: %lu allocations tried the failing backing %lu times without reclaim, %lu with\n",
+		       k ? "host" : "rkmem", allocs, backing_ctx[k].failed,
+		       backing_ctx[k].fallbacks);
+		errors++;
+	}
+	a = ns10(rk, job.count);
+	b = ns10(host, job.count);
+	ab = ns10(rkb, job.count);
+	bb = ns10(hostb, job.count);
+	q = milli(rk, rkb);
+	r = milli(host, hostb);
+	pr_info("reserve size=%u min_nr=%u count=%lu rkmem_ns=%llu.%llu host_ns=%llu.%llu ratio=%llu.%03llu rkmem_backing_ns=%llu.%llu host_backing_ns=%llu.%llu backing_ratio=%llu.%03llu rkmem_per_backing=%llu.%03llu host_per_backing=%llu.%03llu\n",
+		job.size, pool_min, job.count, a / 10, a % 10, b / 10, b % 10,
+		milli(rk, host) / 1000, milli(rk, host) % 1000,
+		ab / 10, ab % 10, bb / 10, bb % 10,
+		milli(rkb, hostb) / 1000, milli(rkb, hostb) % 1000,
+		q / 1000, q % 1000, r / 1000, r % 1000);
+}
+
 static void destroy_caches(void)
 {
 	struct bench_cache *c;
@@ -969,15 +1235,16 @@ static void hold_objects(void)
 
 static int __init rkmem_bench_init(void)
 {
-	bool objects = want("cache") || want("bulk") || want("xcpu");
+	bool objects = want("cache") || want("bulk") || want("xcpu") || want("mempool");
 	bool caches_made = false;
 	unsigned int cpu;
 	int err = 0;
 
 	if (rounds < 1 || rounds > MAX_ROUNDS || batch < 1 || batch > MAX_BATCH || !scale ||
-	    bulk < 1 || bulk > MAX_BULK || xbatch < 1 || xbatch > MAX_XBATCH || hold > MAX_HOLD) {
-		pr_err("rounds must be 1-%d, batch 1-%d, bulk 1-%d, xbatch 1-%d, hold at most %d, scale > 0\n",
-		       MAX_ROUNDS, MAX_BATCH, MAX_BULK, MAX_XBATCH, MAX_HOLD);
+	    bulk < 1 || bulk > MAX_BULK || xbatch < 1 || xbatch > MAX_XBATCH || hold > MAX_HOLD ||
+	    pool_min < 1 || pool_min > MAX_POOL_MIN) {
+		pr_err("rounds must be 1-%d, batch 1-%d, bulk 1-%d, xbatch 1-%d, hold at most %d, pool_min 1-%d, scale > 0\n",
+		       MAX_ROUNDS, MAX_BATCH, MAX_BULK, MAX_XBATCH, MAX_HOLD, MAX_POOL_MIN);
 		return -EINVAL;
 	}
 	workers = kcalloc(nr_cpu_ids, sizeof(*workers), GFP_KERNEL);
@@ -1015,6 +1282,10 @@ static int __init rkmem_bench_init(void)
 		bench_kmalloc();
 	if (caches_made && nr_cpus >= 2 && want("xcpu"))
 		bench_xcpu();
+	if (caches_made && want("mempool"))
+		bench_mempool();
+	if (want("reserve"))
+		bench_reserve();
 	if (caches_made)
 		hold_objects();
 	pr_info("done errors=%d\n", errors);
@@ -1028,10 +1299,11 @@ out:
 
 static void __exit rkmem_bench_exit(void)
 {
+	destroy_pools();	/* the slab pools' elements first */
 	destroy_caches();
 }
 
 module_init(rkmem_bench_init);
 module_exit(rkmem_bench_exit);
-MODULE_DESCRIPTION("rkmem's page allocator and object caches against the host's, through the C API");
+MODULE_DESCRIPTION("rkmem's page allocator, object caches and mempools against the host's, through the C API");
 MODULE_LICENSE("GPL");
