@@ -240,6 +240,7 @@ int rkmem_rust_mempool_resize(void *pool, int new_min_nr);
 void rkmem_rust_mempool_destroy(void *pool);
 struct wait_queue_head;
 void rkmem_host_waitqueue_init(struct wait_queue_head *head);
+void rkmem_host_wake_up_sleepers(struct wait_queue_head *head);
 void rkmem_host_mempool_gfp(gfp_t gfp, gfp_t *full, gfp_t *reduced, unsigned int *flags,
 			    int *highest_kind);
 

@@ -58,8 +58,9 @@ pub(crate) enum Backing {
     Custom(Callbacks),
     /// Objects of an rkmem cache.
     Slab(&'static Cache),
-    /// rkmem kmalloc of this many bytes.
-    Kmalloc(usize),
+    /// rkmem kmalloc of this many bytes: the class's cache, found at
+    /// creation (`None` above 8 KiB: page chunks).
+    Kmalloc(usize, Option<&'static Cache>),
     /// rkmem pages of this order (elements are `struct page *`).
     Pages(u32),
 }
@@ -167,7 +168,12 @@ impl Mempool {
                 let rk = host::published()?;
                 cache.alloc(rk, &host::slab::obj_req(gfp, flags, -1, caller as _))
             }
-            Backing::Kmalloc(size) => {
+            // As kmalloc: no DMA classes (a small GFP_DMA request fails).
+            Backing::Kmalloc(_, Some(cache)) if highest >= ZoneType::Normal as i32 => {
+                let rk = host::published()?;
+                cache.alloc(rk, &host::slab::obj_req(gfp, flags, -1, caller as _))
+            }
+            Backing::Kmalloc(size, _) => {
                 let (rk, slabs) = (host::published()?, slabs()?);
                 let req = host::slab::obj_req(gfp, flags, self.node() as i32, caller as _);
                 slabs.kmalloc(rk, *size, highest, &req)
@@ -188,7 +194,8 @@ impl Mempool {
         };
         match &self.backing {
             Backing::Slab(cache) => cache.free(rk, element, caller),
-            Backing::Kmalloc(_) => {
+            Backing::Kmalloc(_, Some(cache)) => cache.free(rk, element, caller),
+            Backing::Kmalloc(_, None) => {
                 if let Some(slabs) = slabs() {
                     slabs.kfree(rk, element, caller);
                 }
@@ -393,7 +400,7 @@ impl Mempool {
             // The cache's name as of creation: a pool destroyed with
             // elements out may outlive its cache's other users.
             Backing::Slab(_) => write!(out, "slab:{}", self.backing_name.as_str())?,
-            Backing::Kmalloc(size) => write!(out, "kmalloc:{}", size)?,
+            Backing::Kmalloc(size, _) => write!(out, "kmalloc:{}", size)?,
             Backing::Pages(order) => write!(out, "pages:{}", order)?,
         }
         write!(
@@ -489,8 +496,8 @@ impl Mempools {
             return Err(EINVAL);
         }
         match backing {
-            Backing::Kmalloc(0) => return Err(EINVAL),
-            Backing::Kmalloc(size) if crate::logic::order::order_for_bytes(size).is_none() => {
+            Backing::Kmalloc(0, _) => return Err(EINVAL),
+            Backing::Kmalloc(size, _) if crate::logic::order::order_for_bytes(size).is_none() => {
                 return Err(EINVAL)
             }
             Backing::Pages(order) if order > crate::logic::order::MAX_ORDER => return Err(EINVAL),

@@ -53,6 +53,13 @@ static void symbol_word(char *buf, size_t len, void *fn)
 		memmove(space, space + 1, strlen(space + 1) + 1);
 }
 
+/* wake_up() only with sleepers: wq_has_sleeper() has the barrier. */
+void rkmem_host_wake_up_sleepers(struct wait_queue_head *head)
+{
+	if (wq_has_sleeper(head))
+		wake_up(head);
+}
+
 static struct rkmem_mempool *create(struct rkmem_pool_spec *spec, unsigned long caller)
 {
 	if (spec->min_nr < 0)

@@ -188,7 +188,7 @@ impl Rkmem {
                 let cache = slabs.caches.get(id).ok_or(ENOENT)?;
                 (Backing::Slab(cache), Some(id))
             }
-            TestBacking::Kmalloc(size) => (Backing::Kmalloc(size), None),
+            TestBacking::Kmalloc(size) => (Backing::Kmalloc(size, slabs.kmalloc_cache(size)), None),
             TestBacking::Pages(order) => (Backing::Pages(order), None),
         };
         let spec = PoolSpec {

@@ -11,11 +11,13 @@ use kernel::prelude::*;
 use kernel::types::Opaque;
 
 use super::percpu;
+use super::slab::slabs;
 use crate::logic::mempool::PoolCounts;
 use crate::mempool::{AllocCall, Backing, Mempool, Mempools, PoolSpec};
 
 extern "C" {
     fn rkmem_host_waitqueue_init(head: *mut bindings::wait_queue_head);
+    fn rkmem_host_wake_up_sleepers(head: *mut bindings::wait_queue_head);
     fn rkmem_host_mempool_gfp(
         gfp: bindings::gfp_t,
         full: *mut bindings::gfp_t,
@@ -102,17 +104,12 @@ impl WaitQueue {
         }
     }
 
-    /// Wakes every waiter (`wake_up`). Any context.
+    /// Wakes every waiter (`wake_up`) if there is one (`wq_has_sleeper`:
+    /// a full barrier orders the caller's change before the check, and a
+    /// waiter is queued before it checks, so none is missed). Any context.
     pub(crate) fn wake(&self) {
         // SAFETY: `head` is initialised (invariant).
-        unsafe {
-            bindings::__wake_up(
-                self.head.get(),
-                kernel::task::TASK_NORMAL as c_uint,
-                1,
-                core::ptr::null_mut(),
-            )
-        };
+        unsafe { rkmem_host_wake_up_sleepers(self.head.get()) };
     }
 }
 
@@ -326,7 +323,9 @@ pub(crate) extern "C" fn rkmem_rust_mempool_create(raw: *const RawPoolSpec) -> *
             Some(cache) => Backing::Slab(cache),
             None => return core::ptr::null_mut(),
         },
-        BACKING_KMALLOC => Backing::Kmalloc(raw.param),
+        BACKING_KMALLOC => {
+            Backing::Kmalloc(raw.param, slabs().and_then(|s| s.kmalloc_cache(raw.param)))
+        }
         BACKING_PAGES => match u32::try_from(raw.param) {
             Ok(order) => Backing::Pages(order),
             Err(_) => return core::ptr::null_mut(),
