@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # rkmem bootstrap: host packages, bindgen, virtme-ng and a cached kernel build.
 #
-#   tools/setup.sh [debug|perf]   install what is missing, build the kernel if
+#   tools/setup.sh [debug|perf|kasan] install what is missing, build the kernel if
 #                                 its cache key changed (a no-op when warm)
 #   tools/setup.sh kdir [FLAVOUR] print the cached kernel tree for FLAVOUR
 #   tools/setup.sh env            print make variables (RUSTC, BINDGEN, ...)
@@ -64,10 +64,17 @@ kernel_make() { # kernel_make TREE ARGS...
     make -C "$tree" LLVM=$LLVM_SUFFIX RUSTC=$RUSTC BINDGEN="$BINDGEN" "$@"
 }
 
+# fragments FLAVOUR: its config fragments, in merge order (kasan builds on debug).
+fragments() {
+    echo "$ROOT/qemu/config/base.config"
+    [ "$1" = kasan ] && echo "$ROOT/qemu/config/debug.config"
+    echo "$ROOT/qemu/config/$1.config"
+}
+
 cache_key() { # cache_key FLAVOUR
     {
         dpkg-query -W -f='${Version}' linux-source-6.12
-        cat "$ROOT/qemu/config/base.config" "$ROOT/qemu/config/$1.config"
+        fragments "$1" | xargs cat
         echo "recipe $KERNEL_RECIPE"
         $RUSTC --version
         clang$LLVM_SUFFIX --version | head -1
@@ -90,7 +97,7 @@ verify_config() { # verify_config TREE FLAVOUR
             opt=${line#\# }; opt=${opt%% *}
             ! grep -q "^$opt=" "$tree/.config" || { log "config: wanted $opt unset, got: $(grep "^$opt=" "$tree/.config")"; bad=1; } ;;
         esac
-    done < <(cat "$ROOT/qemu/config/base.config" "$ROOT/qemu/config/$flavour.config")
+    done < <(fragments "$flavour" | xargs cat)
     return $bad
 }
 
@@ -109,8 +116,9 @@ build_kernel() { # build_kernel FLAVOUR
     mkdir -p "$tree"
     tar -xf "$KSRC_TARBALL" -C "$tree" --strip-components=1
     kernel_make "$tree" -s tinyconfig
+    # shellcheck disable=SC2046
     (cd "$tree" && KCONFIG_CONFIG=.config scripts/kconfig/merge_config.sh -m .config \
-        "$ROOT/qemu/config/base.config" "$ROOT/qemu/config/$flavour.config" >/dev/null)
+        $(fragments "$flavour") >/dev/null)
     kernel_make "$tree" -s olddefconfig
     verify_config "$tree" "$flavour" || { log "kernel config does not hold the fragments"; exit 1; }
     kernel_make "$tree" rustavailable >/dev/null
@@ -130,7 +138,7 @@ env)
     echo "LLVM=$LLVM_SUFFIX"
     echo "VENV=$VENV"
     ;;
-debug | perf)
+debug | perf | kasan)
     ensure_packages
     ensure_bindgen
     ensure_virtme_ng
@@ -140,5 +148,5 @@ debug | perf)
         build_kernel "$1"
     fi
     ;;
-*) echo "usage: $0 [debug|perf] | kdir [FLAVOUR] | env" >&2; exit 2 ;;
+*) echo "usage: $0 [debug|perf|kasan] | kdir [FLAVOUR] | env" >&2; exit 2 ;;
 esac
