@@ -348,7 +348,11 @@ check "after injection stops: every layer works, verify and validate pass, no sp
 
 blocks_back() {
     echo "# injected: grow $(rk injected_grow) page $(rk injected_page) slab $(rk injected_slab) mempool $(rk injected_mempool)"
-    all_blocks_return && return 0
+    local try
+    for try in 1 2 3; do
+        all_blocks_return && return 0
+        sleep 1
+    done
     awk 'NR <= 2 || $2 > 0' "$D/slabinfo" | sed 's/^/# /'
     sed 's/^/# mempools: /' "$D/mempools"
     sed 's/^/# test: /' "$D/test"; sed 's/^/# slab_test: /' "$D/slab_test"; sed 's/^/# mempool_test: /' "$D/mempool_test"
