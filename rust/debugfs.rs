@@ -256,6 +256,14 @@ impl Rkmem {
         writeln!(out, "  {:<16} {}", "block_meta_bytes", per_block)?;
         writeln!(out, "  {:<16} {}", "table_bytes", tables)?;
         writeln!(out, "  {:<16} {}", "meta_bytes", total)?;
+        for kind in host::fault::FaultKind::ALL {
+            writeln!(
+                out,
+                "  {:<16} {}",
+                kind.stat_name(),
+                host::fault::injected(kind)
+            )?;
+        }
         if blocks > 0 {
             let milli = total * 1000 / (blocks * BLOCK_PAGES);
             writeln!(
@@ -441,9 +449,9 @@ impl Rkmem {
                 for _ in 0..count {
                     let req = crate::AllocRequest::plain(placement, order, !atomic);
                     let got = if atomic {
-                        host::in_atomic_section(|| self.alloc_pages(&req))
+                        host::in_atomic_section(|| self.alloc_pages_client(&req))
                     } else {
-                        self.alloc_pages(&req)
+                        self.alloc_pages_client(&req)
                     };
                     // Room was reserved above, so this cannot fail.
                     if !test.held.push((got?, order)) {

@@ -244,4 +244,18 @@ void rkmem_host_wake_up_sleepers(struct wait_queue_head *head);
 void rkmem_host_mempool_gfp(gfp_t gfp, gfp_t *full, gfp_t *reduced, unsigned int *flags,
 			    int *highest_kind);
 
+/* Fault injection points (rust/fault_glue.c, rust/host/fault.rs FaultKind). */
+enum rkmem_fault_kind {
+	RKMEM_FAULT_GROW = 0,	 /* a block from the host */
+	RKMEM_FAULT_PAGE = 1,	 /* a client's page allocation */
+	RKMEM_FAULT_SLAB = 2,	 /* a new slab */
+	RKMEM_FAULT_MEMPOOL = 3, /* a mempool's backing */
+	RKMEM_FAULT_KINDS = 4,
+};
+
+void rkmem_host_fault_init(struct dentry *parent);
+unsigned long *rkmem_host_fault_probability(int kind);
+bool rkmem_host_should_fail(int kind, size_t size, bool can_sleep);
+unsigned int rkmem_host_gfp_flags(gfp_t gfp);
+
 #endif /* _RKMEM_HOST_GLUE_H */

@@ -163,6 +163,14 @@ impl Mempool {
         highest: i32,
         caller: usize,
     ) -> Option<usize> {
+        // `fail_mempool_backing`: as if the backing had nothing.
+        if host::fault::should_fail(
+            host::fault::FaultKind::Mempool,
+            1,
+            flags & host::slab::ALLOC_CAN_SLEEP != 0,
+        ) {
+            return None;
+        }
         match &self.backing {
             Backing::Slab(cache) => {
                 let rk = host::published()?;

@@ -244,6 +244,24 @@ impl Rkmem {
         self.alloc_pages_slow(req, known_empty)
     }
 
+    /// A client's page allocation (the C API, the `test` knob): the
+    /// `fail_page` injection point, then [`Rkmem::alloc_pages`]. The
+    /// slab and mempool layers call `alloc_pages` directly (they have their
+    /// own points); `__GFP_NOFAIL` is never failed, as on the host.
+    #[inline]
+    pub(crate) fn alloc_pages_client(&self, req: &AllocRequest) -> Result<u64> {
+        if !req.nofail
+            && host::fault::should_fail(
+                host::fault::FaultKind::Page,
+                logic::order::pages(req.order.min(MAX_ORDER)),
+                req.can_sleep,
+            )
+        {
+            return Err(ENOMEM);
+        }
+        self.alloc_pages(req)
+    }
+
     /// Everything but the per-CPU fast path (kept out of line so the fast
     /// path is a few instructions in its caller).
     #[cold]
@@ -584,6 +602,8 @@ fn block_offset(pfn: u64) -> usize {
 
 /// The loaded module: its state and registrations, torn down in order.
 struct RkmemModule {
+    /// The `fail_*` attributes: disarmed first at unload.
+    faults: Option<host::fault::FaultAttrs>,
     debugfs: Option<DebugfsDir>,
     /// The mempool layer; torn down before the slab layer it allocates from.
     mempools: Option<host::mempool::PublishedMempools>,
@@ -624,6 +644,7 @@ impl kernel::Module for RkmemModule {
         let dir = DebugfsDir::new(c_str!("rkmem"));
         debugfs::create_files(&dir);
         debugfs::create_slab_dirs(&dir, slabs.get());
+        let faults = host::fault::FaultAttrs::register(&dir);
         let rk = state.get();
         pr_info!(
             "loaded: {} arenas on {} nodes\n",
@@ -631,6 +652,7 @@ impl kernel::Module for RkmemModule {
             rk.topology.nr_nodes
         );
         Ok(RkmemModule {
+            faults: Some(faults),
             debugfs: Some(dir),
             mempools: Some(mempools),
             slabs: Some(slabs),
@@ -644,6 +666,8 @@ impl kernel::Module for RkmemModule {
 
 impl Drop for RkmemModule {
     fn drop(&mut self) {
+        // Teardown runs without injection.
+        drop(self.faults.take());
         // No callback may run once these are gone: then the state can go.
         debugfs::remove_slab_dirs();
         drop(self.debugfs.take());

@@ -603,6 +603,16 @@ impl Cache {
             comp: self.order > 0,
             nofail: req.nofail,
         };
+        // `fail_slab`: as if rkmem had no pages for it.
+        if !req.nofail
+            && crate::host::fault::should_fail(
+                crate::host::fault::FaultKind::Slab,
+                crate::logic::order::pages(self.order),
+                req.can_sleep,
+            )
+        {
+            return None;
+        }
         let pfn = rk.alloc_pages(&pages).ok()?;
         let (owned, landed) = rk.owned_pfn(pfn)?;
         let slab = SlabPage::of(owned);

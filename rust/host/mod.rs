@@ -3,7 +3,8 @@
 //!
 //! Split by topic: this file (topology, host blocks, locks, debugfs,
 //! shrinker, the C API entry points), [`pages`] (`struct page` semantics and
-//! the metadata cache) and [`percpu`] (per-CPU cells, CPU hotplug).
+//! the metadata cache), [`percpu`] (per-CPU cells, CPU hotplug) and
+//! [`fault`] (fault injection points).
 //!
 //! Everything that touches the kernel through raw pointers or C calls is
 //! wrapped here in a small safe type with a documented invariant:
@@ -21,9 +22,11 @@ use kernel::bindings;
 use kernel::prelude::*;
 use kernel::sync::lock::{Backend, Lock};
 
+use crate::logic::order::BLOCK_PAGES;
 use crate::logic::zonelist::ZoneType;
 use crate::Rkmem;
 
+pub(crate) mod fault;
 pub(crate) mod mempool;
 pub(crate) mod pages;
 pub(crate) mod percpu;
@@ -184,6 +187,10 @@ impl HostBlock {
         gfp: u32,
         opportunistic: bool,
     ) -> Result<Self, TakeError> {
+        // `fail_grow`: as if the host had no block.
+        if fault::should_fail_gfp(fault::FaultKind::Grow, BLOCK_PAGES, gfp) {
+            return Err(TakeError::NoMemory);
+        }
         let mut pfn: c_ulong = 0;
         let mut landed: c_int = -1;
         // SAFETY: valid out pointers; the glue frees a mismatched block itself.
@@ -590,7 +597,7 @@ pub(crate) extern "C" fn rkmem_rust_alloc(
     else {
         return -(bindings::EINVAL as c_int);
     };
-    match state.alloc_pages(&request) {
+    match state.alloc_pages_client(&request) {
         Ok(got) => {
             // SAFETY: the glue passes a valid out pointer.
             unsafe { *pfn = got as c_ulong };
