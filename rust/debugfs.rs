@@ -384,7 +384,7 @@ impl Rkmem {
     }
 
     fn write_prefill(&self, text: &str) -> Result {
-        let (r, blocks) = cmd::parse_arena_blocks(text).map_err(cmd_err)?;
+        let (r, blocks) = cmd::parse_prefill(text).map_err(cmd_err)?;
         let arena = self.arena_ref(r)?;
         let s = arena.snapshot();
         if s.blocks + blocks as usize > s.limit {
