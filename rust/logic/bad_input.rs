@@ -74,6 +74,11 @@ impl BadInput {
         }
     }
 
+    /// A refused `rkmem_free_pages`.
+    pub const fn is_free(self) -> bool {
+        (self as usize) <= BadInput::DoubleFree as usize
+    }
+
     /// The kind with this number, as the C glue passes it.
     pub const fn from_index(i: usize) -> Option<BadInput> {
         if i < Self::COUNT {
@@ -129,6 +134,8 @@ mod tests {
             assert_eq!(BadInput::from_index(i), Some(*k));
         }
         assert_eq!(BadInput::from_index(BadInput::COUNT), None);
+        assert!(BadInput::DoubleFree.is_free() && BadInput::FreeUnowned.is_free());
+        assert!(!BadInput::AllocBadNode.is_free() && !BadInput::AllocOrderTooBig.is_free());
         let mut names: [&str; BadInput::COUNT] = [""; BadInput::COUNT];
         for (i, k) in BadInput::ALL.iter().enumerate() {
             names[i] = k.counter();
