@@ -534,11 +534,11 @@ bool rkmem_host_bad_input_ratelimit(unsigned int kind)
 
 void rkmem_host_dump_stack(void) { dump_stack(); }
 
-void rkmem_host_warn_bad_alloc(const char *what, int what_len, int nid, gfp_t gfp,
-			       unsigned int order)
+void rkmem_host_warn_bad_alloc(const char *what, int what_len, const char *counter,
+			       int counter_len, int nid, gfp_t gfp, unsigned int order)
 {
-	pr_warn("rkmem: refused allocation: %.*s: order:%u, mode:%#x(%pGg), nid=%d\n",
-		what_len, what, order, gfp, &gfp, nid);
+	pr_warn("rkmem: refused allocation: %.*s: order:%u, mode:%#x(%pGg), nid=%d (counted in zoneinfo %.*s; one warning per kind per 5 s)\n",
+		what_len, what, order, gfp, &gfp, nid, counter_len, counter);
 	dump_stack();
 }
 

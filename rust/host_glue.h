@@ -180,8 +180,8 @@ void rkmem_host_seq_write(struct seq_file *m, const char *s, size_t len);
 /* Bad input: one rate-limited warning with a stack trace per kind */
 bool rkmem_host_bad_input_ratelimit(unsigned int kind);
 void rkmem_host_dump_stack(void);
-void rkmem_host_warn_bad_alloc(const char *what, int what_len, int nid, gfp_t gfp,
-			       unsigned int order);
+void rkmem_host_warn_bad_alloc(const char *what, int what_len, const char *counter,
+			       int counter_len, int nid, gfp_t gfp, unsigned int order);
 
 /* Shrinker: counts and scans call back into Rust */
 struct shrinker *rkmem_host_shrinker_register(void);

@@ -84,6 +84,8 @@ extern "C" {
     fn rkmem_host_warn_bad_alloc(
         what: *const c_char,
         what_len: c_int,
+        counter: *const c_char,
+        counter_len: c_int,
         nid: c_int,
         gfp: bindings::gfp_t,
         order: c_uint,
@@ -629,12 +631,14 @@ pub(crate) fn dump_stack() {
 /// The warning of a refused allocation, in the host's `warn_alloc` words
 /// (`mode:%#x(%pGg)`), with a stack trace.
 pub(crate) fn warn_bad_alloc(kind: BadInput, nid: i32, gfp: u32, order: u32) {
-    let what = kind.what();
-    // SAFETY: `what` is `what.len()` valid bytes, printed with "%.*s".
+    let (what, counter) = (kind.what(), kind.counter());
+    // SAFETY: both strings are valid for their lengths, printed with "%.*s".
     unsafe {
         rkmem_host_warn_bad_alloc(
             what.as_ptr().cast(),
             what.len() as c_int,
+            counter.as_ptr().cast(),
+            counter.len() as c_int,
             nid,
             gfp,
             order,
