@@ -142,7 +142,11 @@ mod tests {
             assert!(!k.counter().contains(' '));
         }
         for i in 0..names.len() {
-            assert!(!names[i + 1..].contains(&names[i]), "duplicate {}", names[i]);
+            assert!(
+                !names[i + 1..].contains(&names[i]),
+                "duplicate {}",
+                names[i]
+            );
         }
     }
 

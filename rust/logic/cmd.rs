@@ -643,9 +643,18 @@ mod tests {
             zone: ZoneType::Dma32,
         };
         // blocks=0: a valid limit, no prefill at all.
-        assert_eq!(parse_arena_blocks("node=0 zone=DMA32 blocks=0"), Ok((dma32, 0)));
-        assert_eq!(parse_prefill("node=0 zone=DMA32 blocks=0"), Err(CmdError::Range));
-        assert_eq!(parse_prefill("node=0 zone=DMA32 blocks=2\n"), Ok((dma32, 2)));
+        assert_eq!(
+            parse_arena_blocks("node=0 zone=DMA32 blocks=0"),
+            Ok((dma32, 0))
+        );
+        assert_eq!(
+            parse_prefill("node=0 zone=DMA32 blocks=0"),
+            Err(CmdError::Range)
+        );
+        assert_eq!(
+            parse_prefill("node=0 zone=DMA32 blocks=2\n"),
+            Ok((dma32, 2))
+        );
         assert_eq!(
             parse_prefill("node=0 zone=DMA32 blocks=99999999"),
             Err(CmdError::Range)
@@ -729,7 +738,10 @@ mod tests {
         assert_eq!(parse_knob_number("+5", 10), Err(CmdError::Invalid));
         assert_eq!(parse_knob_number(" 5 \n", 10), Ok(5));
         assert_eq!(parse_slab_test("alloc t1 +10"), Err(CmdError::Invalid));
-        assert_eq!(parse_slab_test("create t1 +100 0 -"), Err(CmdError::Invalid));
+        assert_eq!(
+            parse_slab_test("create t1 +100 0 -"),
+            Err(CmdError::Invalid)
+        );
         assert_eq!(
             parse_slab_test("create t1 100 0 -\n"),
             Ok(SlabTestCmd::Create {
