@@ -14,6 +14,7 @@ use kernel::prelude::*;
 
 use crate::host::slab::slabs;
 use crate::host::{self, DebugfsDir};
+use crate::logic::bad_input::BadInput;
 use crate::logic::cmd::{self, ArenaRef, CmdError, TestCmd};
 use crate::logic::order::{pages, NR_ORDERS};
 use crate::logic::zonelist::{Placement, ZoneType, MAX_NODES, NR_ZONES};
@@ -246,12 +247,15 @@ impl Rkmem {
             self.arenas.iter().map(|a| a.table_bytes()).sum::<usize>() + self.map.bytes() + lists;
         let total = blocks * per_block + tables;
         writeln!(out, "rkmem")?;
-        writeln!(
-            out,
-            "  {:<16} {}",
-            "unowned_frees",
-            self.unowned_frees.load(Relaxed)
-        )?;
+        // Bad input to the C API, refused, one row per kind.
+        for kind in BadInput::ALL {
+            writeln!(
+                out,
+                "  {:<16} {}",
+                kind.counter(),
+                self.bad_input_count(kind)
+            )?;
+        }
         writeln!(out, "  {:<16} {}", "blocks_held", blocks)?;
         writeln!(out, "  {:<16} {}", "block_meta_bytes", per_block)?;
         writeln!(out, "  {:<16} {}", "table_bytes", tables)?;
@@ -392,7 +396,7 @@ impl Rkmem {
     }
 
     fn write_prefill(&self, text: &str) -> Result {
-        let (r, blocks) = cmd::parse_arena_blocks(text).map_err(cmd_err)?;
+        let (r, blocks) = cmd::parse_prefill(text).map_err(cmd_err)?;
         let arena = self.arena_ref(r)?;
         let s = arena.snapshot();
         if s.blocks + blocks as usize > s.limit {
@@ -506,13 +510,13 @@ impl Rkmem {
         Ok(())
     }
 
+    /// Every refused free, of every kind.
     fn bad_free_total(&self) -> u64 {
-        let in_arenas: u64 = self
-            .arenas
+        BadInput::ALL
             .iter()
-            .map(|a| a.snapshot().buddy.bad_frees + a.refused_frees.load(Relaxed))
-            .sum();
-        in_arenas + self.unowned_frees.load(Relaxed)
+            .filter(|k| k.is_free())
+            .map(|&k| self.bad_input_count(k))
+            .sum()
     }
 }
 

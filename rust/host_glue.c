@@ -236,8 +236,6 @@ void rkmem_host_page_prep(unsigned long pfn, unsigned int order, bool zero, bool
 	set_page_count(page, 1);
 }
 
-int rkmem_host_page_count(unsigned long pfn) { return page_ref_count(pfn_to_page(pfn)); }
-
 int rkmem_host_compound_order(unsigned long pfn)
 {
 	struct page *page = pfn_to_page(pfn);
@@ -383,31 +381,70 @@ void rkmem_host_cpuhp_unregister(int state) { cpuhp_remove_state_nocalls(state);
 
 #define RKMEM_KNOB_MAX 256
 
+/*
+ * One open of a debugfs file: which file, and whether a write was made.
+ * A knob takes one command per open, in one write() (as the kernel's
+ * simple_write_to_buffer()-based knobs, which refuse a write at a nonzero
+ * position): a later write on the same open file, also after a failed
+ * first one, is refused whole with -EINVAL and never runs as a command of
+ * its own. So a command split over two write() calls is never run in
+ * halves (the first half alone is run only if it is a whole command).
+ */
+struct rkmem_knob_open {
+	unsigned long id;
+	atomic_t written;
+};
+
 static int rkmem_seq_show(struct seq_file *m, void *v)
 {
-	return rkmem_rust_show(m, (unsigned long)m->private);
+	struct rkmem_knob_open *k = m->private;
+
+	return rkmem_rust_show(m, k->id);
 }
 
 static int rkmem_debugfs_open(struct inode *inode, struct file *file)
 {
-	return single_open(file, rkmem_seq_show, inode->i_private);
+	struct rkmem_knob_open *k = kzalloc(sizeof(*k), GFP_KERNEL);
+	int ret;
+
+	if (!k)
+		return -ENOMEM;
+	k->id = (unsigned long)inode->i_private;
+	ret = single_open(file, rkmem_seq_show, k);
+	if (ret)
+		kfree(k);
+	return ret;
+}
+
+static int rkmem_debugfs_release(struct inode *inode, struct file *file)
+{
+	struct seq_file *m = file->private_data;
+	struct rkmem_knob_open *k = m->private;
+	int ret = single_release(inode, file);
+
+	kfree(k);
+	return ret;
 }
 
 static ssize_t rkmem_debugfs_write(struct file *file, const char __user *ubuf,
 				   size_t len, loff_t *ppos)
 {
 	struct seq_file *m = file->private_data;
+	struct rkmem_knob_open *k = m->private;
 	char *buf;
 	int ret;
 
-	if (*ppos != 0 || len == 0 || len >= RKMEM_KNOB_MAX)
+	if (atomic_xchg(&k->written, 1) || *ppos != 0 || len == 0 || len >= RKMEM_KNOB_MAX)
 		return -EINVAL;
 	buf = memdup_user_nul(ubuf, len);
 	if (IS_ERR(buf))
 		return PTR_ERR(buf);
-	ret = rkmem_rust_write((unsigned long)m->private, buf, len);
+	ret = rkmem_rust_write(k->id, buf, len);
 	kfree(buf);
-	return ret < 0 ? ret : len;
+	if (ret < 0)
+		return ret;
+	*ppos += len;
+	return len;
 }
 
 static const struct file_operations rkmem_debugfs_fops = {
@@ -416,7 +453,7 @@ static const struct file_operations rkmem_debugfs_fops = {
 	.read = seq_read,
 	.write = rkmem_debugfs_write,
 	.llseek = seq_lseek,
-	.release = single_release,
+	.release = rkmem_debugfs_release,
 };
 
 struct dentry *rkmem_host_debugfs_dir(const char *name)
@@ -479,18 +516,55 @@ void rkmem_host_shrinker_unregister(struct shrinker *s) { shrinker_free(s); }
 /* One warning per burst, as the host's warn_alloc (which is not exported). */
 static DEFINE_RATELIMIT_STATE(rkmem_warn_rs, 5 * HZ, 1);
 
+/*
+ * Bad input (rust/logic/bad_input.rs): one warning with a stack trace per
+ * kind per 5 s (RKMEM_BAD_INPUT_INTERVAL_SECS in rust/host/mod.rs), as the
+ * host's warn_alloc and "Bad page state" reports; the counts are Rust's.
+ */
+static struct ratelimit_state rkmem_bad_input_rs[RKMEM_BAD_INPUT_KINDS] = {
+	[0 ... RKMEM_BAD_INPUT_KINDS - 1] = RATELIMIT_STATE_INIT(rkmem_bad_input_rs, 5 * HZ, 1),
+};
+
+bool rkmem_host_bad_input_ratelimit(unsigned int kind)
+{
+	if (kind >= ARRAY_SIZE(rkmem_bad_input_rs))
+		return false;
+	return __ratelimit(&rkmem_bad_input_rs[kind]);
+}
+
+void rkmem_host_dump_stack(void) { dump_stack(); }
+
+void rkmem_host_warn_bad_alloc(const char *what, int what_len, const char *counter,
+			       int counter_len, int nid, gfp_t gfp, unsigned int order)
+{
+	pr_warn("rkmem: refused allocation: %.*s: order:%u, mode:%#x(%pGg), nid=%d (counted in zoneinfo %.*s; one warning per kind per 5 s)\n",
+		what_len, what, order, gfp, &gfp, nid, counter_len, counter);
+	dump_stack();
+}
+
+/*
+ * Bad input (an impossible node, zone modifiers or order) is refused with
+ * NULL, counted per kind and warned about unless __GFP_NOWARN: checked in
+ * that order, the first bad one counts.
+ */
 struct page *rkmem_alloc_pages(int nid, gfp_t gfp, unsigned int order)
 {
 	unsigned long pfn;
 	unsigned int flags;
-	int highest = zone_kind_of(gfp_zone(gfp));
+	int highest = gfp_zone_kind(gfp);
 
 	might_alloc(gfp);
 	if (nid != NUMA_NO_NODE &&
 	    (nid < 0 || nid >= MAX_NUMNODES || !node_possible(nid) || !node_online(nid))) {
-		if (!(gfp & __GFP_NOWARN) && __ratelimit(&rkmem_warn_rs))
-			pr_warn("rkmem: invalid node %d: order:%u, mode:%#x(%pGg)\n",
-				nid, order, gfp, &gfp);
+		rkmem_rust_bad_alloc(RKMEM_BAD_NODE, nid, gfp, order);
+		return NULL;
+	}
+	if (highest < 0) {
+		rkmem_rust_bad_alloc(RKMEM_BAD_ZONE, nid, gfp, order);
+		return NULL;
+	}
+	if (order > MAX_PAGE_ORDER) {
+		rkmem_rust_bad_alloc(RKMEM_BAD_ORDER, nid, gfp, order);
 		return NULL;
 	}
 	if (nid == NUMA_NO_NODE)
@@ -498,8 +572,7 @@ struct page *rkmem_alloc_pages(int nid, gfp_t gfp, unsigned int order)
 	flags = alloc_flags_of(gfp);
 	if (gfp & __GFP_COMP)
 		flags |= RKMEM_ALLOC_COMP;
-	if (highest >= 0 && order <= MAX_PAGE_ORDER &&
-	    !rkmem_rust_alloc(nid, highest, gfp, flags, order, &pfn))
+	if (!rkmem_rust_alloc(nid, highest, gfp, flags, order, &pfn))
 		return pfn_to_page(pfn);
 	if (!(gfp & __GFP_NOWARN) && __ratelimit(&rkmem_warn_rs))
 		pr_warn("rkmem: page allocation failure: order:%u, mode:%#x(%pGg), nid=%d\n",
@@ -657,13 +730,22 @@ void rkmem_cache_destroy(struct rkmem_cache *s)
 }
 EXPORT_SYMBOL_GPL(rkmem_cache_destroy);
 
+/* Zone modifiers that name no zone: refused as rkmem_alloc_pages() does. */
+static void *kmalloc_bad_zone(size_t size, gfp_t gfp, int nid)
+{
+	rkmem_rust_bad_alloc(RKMEM_BAD_ZONE, nid, gfp, get_order(size));
+	return NULL;
+}
+
 void *rkmem_kmalloc_node(size_t size, gfp_t gfp, int nid)
 {
-	int highest = zone_kind_of(gfp_zone(gfp));
+	int highest = gfp_zone_kind(gfp);
 
 	might_alloc(gfp);
-	if (!size || highest < 0)
+	if (!size)
 		return NULL;
+	if (highest < 0)
+		return kmalloc_bad_zone(size, gfp, nid);
 	return rkmem_rust_kmalloc(size, gfp, alloc_flags_of(gfp), highest, slab_node(nid),
 				  _RET_IP_);
 }
@@ -671,11 +753,13 @@ EXPORT_SYMBOL_GPL(rkmem_kmalloc_node);
 
 void *rkmem_kmalloc(size_t size, gfp_t gfp)
 {
-	int highest = zone_kind_of(gfp_zone(gfp));
+	int highest = gfp_zone_kind(gfp);
 
 	might_alloc(gfp);
-	if (!size || highest < 0)
+	if (!size)
 		return NULL;
+	if (highest < 0)
+		return kmalloc_bad_zone(size, gfp, NUMA_NO_NODE);
 	return rkmem_rust_kmalloc(size, gfp, alloc_flags_of(gfp), highest, NUMA_NO_NODE,
 				  _RET_IP_);
 }

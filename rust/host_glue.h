@@ -70,6 +70,28 @@ static inline int zone_kind_of(enum zone_type z)
 	}
 }
 
+/*
+ * The zone kind of a gfp mask's highest zone, or -1 for zone modifiers that
+ * name no zone (__GFP_DMA with __GFP_DMA32, __GFP_HIGHMEM with __GFP_DMA,
+ * ...: the host's GFP_ZONE_BAD, on which gfp_zone() would VM_BUG_ON).
+ */
+static inline int gfp_zone_kind(gfp_t gfp)
+{
+	int bit = (__force int)(gfp & GFP_ZONEMASK);
+
+	if ((GFP_ZONE_BAD >> bit) & 1)
+		return -1;
+	return zone_kind_of(gfp_zone(gfp));
+}
+
+/* Bad input the C API refuses itself (rust/logic/bad_input.rs BadInput). */
+enum rkmem_bad_alloc {
+	RKMEM_BAD_NODE = 5,
+	RKMEM_BAD_ZONE = 6,
+	RKMEM_BAD_ORDER = 7,
+};
+#define RKMEM_BAD_INPUT_KINDS 8
+
 /* The rkmem_rust_* flags of a gfp mask (pages and objects; __GFP_COMP apart). */
 static inline unsigned int alloc_flags_of(gfp_t gfp)
 {
@@ -120,7 +142,6 @@ size_t rkmem_host_cache_size(struct kmem_cache *cache);
 
 /* Page semantics */
 void rkmem_host_page_prep(unsigned long pfn, unsigned int order, bool zero, bool comp);
-int rkmem_host_page_count(unsigned long pfn);
 enum rkmem_put_result {
 	RKMEM_PUT_LAST = 0,		/* the last reference: rkmem owns it again */
 	RKMEM_PUT_REFERENCED = 1,	/* others still hold references */
@@ -156,6 +177,12 @@ void rkmem_host_debugfs_file(struct dentry *dir, const char *name, umode_t mode,
 void rkmem_host_debugfs_remove(struct dentry *dir);
 void rkmem_host_seq_write(struct seq_file *m, const char *s, size_t len);
 
+/* Bad input: one rate-limited warning with a stack trace per kind */
+bool rkmem_host_bad_input_ratelimit(unsigned int kind);
+void rkmem_host_dump_stack(void);
+void rkmem_host_warn_bad_alloc(const char *what, int what_len, const char *counter,
+			       int counter_len, int nid, gfp_t gfp, unsigned int order);
+
 /* Shrinker: counts and scans call back into Rust */
 struct shrinker *rkmem_host_shrinker_register(void);
 void rkmem_host_shrinker_unregister(struct shrinker *s);
@@ -169,6 +196,7 @@ int rkmem_rust_alloc(int nid, int highest_kind, gfp_t gfp, unsigned int flags,
 		     unsigned int order, unsigned long *pfn);
 void rkmem_rust_cpu_dead(unsigned int cpu);
 void rkmem_rust_free(unsigned long pfn, unsigned int order);
+void rkmem_rust_bad_alloc(int kind, int nid, gfp_t gfp, unsigned int order);
 
 
 /* ---- the slab layer (rust/slab.rs) ---- */

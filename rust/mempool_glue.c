@@ -34,7 +34,7 @@ void rkmem_host_mempool_gfp(gfp_t gfp, gfp_t *full, gfp_t *reduced, unsigned int
 	*full = mempool_gfp(gfp);
 	*reduced = *full & ~(__GFP_DIRECT_RECLAIM | __GFP_IO);
 	*flags = alloc_flags_of(*full);
-	*highest_kind = zone_kind_of(gfp_zone(*full));
+	*highest_kind = gfp_zone_kind(*full);
 }
 
 void rkmem_host_waitqueue_init(struct wait_queue_head *head)
@@ -131,12 +131,18 @@ void *rkmem_mempool_alloc(struct rkmem_mempool *pool, gfp_t gfp)
 {
 	gfp_t full = mempool_gfp(gfp);
 	void *element;
+	int highest;
 
 	VM_WARN_ON_ONCE(gfp & __GFP_ZERO);
 	might_alloc(gfp);
+	highest = gfp_zone_kind(full);
+	if (highest < 0) {
+		/* Zone modifiers that name no zone: refused as rkmem_alloc_pages(). */
+		rkmem_rust_bad_alloc(RKMEM_BAD_ZONE, NUMA_NO_NODE, gfp, 0);
+		return NULL;
+	}
 	element = rkmem_rust_mempool_alloc(pool, full, full & ~(__GFP_DIRECT_RECLAIM | __GFP_IO),
-					   alloc_flags_of(full), zone_kind_of(gfp_zone(full)),
-					   _RET_IP_);
+					   alloc_flags_of(full), highest, _RET_IP_);
 	/* Paired with the rmb in rkmem_mempool_free(), as mempool.c's. */
 	smp_wmb();
 	return element;

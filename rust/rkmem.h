@@ -15,9 +15,8 @@
  * rkmem_alloc_pages - allocate 2^@order contiguous pages from rkmem, with
  * the semantics of alloc_pages_node().
  * @nid:   preferred node, or NUMA_NO_NODE for the local node. Any other id
- *         that is not a possible, online node gets NULL and a (rate-limited)
- *         "invalid node" warning unless __GFP_NOWARN, with or without
- *         __GFP_THISNODE.
+ *         that is not a possible, online node is bad input (below), with or
+ *         without __GFP_THISNODE.
  * @gfp:   the caller's gfp mask, honoured as the host does:
  *   zone modifiers (__GFP_DMA, __GFP_DMA32, __GFP_MOVABLE with __GFP_HIGHMEM
  *         as in GFP_HIGHUSER_MOVABLE) choose the highest zone; lower zones
@@ -53,6 +52,16 @@
  *         whole block the caller waits until some is freed.
  * @order: 0..MAX_PAGE_ORDER. Orders 0..3 are served from per-CPU lists.
  *
+ * Bad input gets NULL, is counted per kind in zoneinfo's rkmem section and,
+ * unless __GFP_NOWARN, warned about with a stack trace, at most one warning
+ * per kind per 5 s: "rkmem: refused allocation: <what>: order:%u,
+ * mode:%#x(%pGg), nid=%d (counted in zoneinfo <row>; ...)". Checked in this
+ * order, the first found counts: an invalid @nid (bad_node_allocs); zone
+ * modifiers that name no zone, such as __GFP_DMA|__GFP_DMA32 or
+ * __GFP_HIGHMEM|__GFP_DMA (the host's GFP_ZONE_BAD, on which its gfp_zone()
+ * would BUG with CONFIG_DEBUG_VM: bad_zone_allocs); @order above
+ * MAX_PAGE_ORDER (order_too_big_allocs).
+ *
  * The first page has a reference count of 1 (tails of a non-compound chunk
  * have 0, as the host leaves them), so get_page()/put_page() pairs and
  * page_count() behave as on host pages. The last reference must be dropped
@@ -69,10 +78,17 @@ struct page *rkmem_alloc_pages(int nid, gfp_t gfp, unsigned int order);
  * as __free_pages(): the pages go back when it was the last one (to this
  * CPU's per-CPU list for orders 0..3, else to the buddy); init_on_free=1
  * zeroes them. Any context.
- * A double free (reference count already 0, also for pages sitting on a
- * per-CPU list), a wrong @order, a tail page or a page rkmem does not own is
- * refused, counted (zoneinfo bad_frees, unowned_frees) and reported once per
- * kind; rkmem's state is not changed by it.
+ * NULL is a no-op (counted nowhere). Bad input is refused: rkmem's state
+ * does not change, the free is counted per kind in zoneinfo's rkmem section
+ * and reported with a stack trace, at most one warning per kind per 5 s
+ * ("rkmem: refused free of pfn %#x order %u: <what> (counted in zoneinfo
+ * <row>; ...)"). The kinds: a page rkmem does not own, such as a host page
+ * (unowned_frees); a page inside a live chunk that is not its first, also a
+ * tail of a compound page (tail_frees); the first page of a live chunk with
+ * another @order (wrong_order_frees); @order above MAX_PAGE_ORDER
+ * (order_too_big_frees); a page rkmem holds free, i.e. a double free, also
+ * of pages sitting on a per-CPU list (double_frees). Refusals inside an
+ * arena (tail, wrong order, double) also count in its bad_frees row.
  */
 void rkmem_free_pages(struct page *page, unsigned int order);
 
@@ -173,7 +189,8 @@ void rkmem_cache_destroy(struct rkmem_cache *s);
  * class is aligned to its size), as kmalloc(); above 8192 bytes a compound
  * page chunk of rkmem. gfp as rkmem_cache_alloc(). There are no DMA
  * classes: up to 8192 bytes, __GFP_DMA/__GFP_DMA32 get NULL (above, the
- * chunk comes from the zone asked for). Return: NULL for size 0 (the host
+ * chunk comes from the zone asked for). Zone modifiers that name no zone
+ * are bad input, as for rkmem_alloc_pages() (bad_zone_allocs). Return: NULL for size 0 (the host
  * returns ZERO_SIZE_PTR) or on failure.
  */
 void *rkmem_kmalloc(size_t size, gfp_t gfp);
@@ -246,7 +263,9 @@ struct rkmem_mempool *rkmem_mempool_create_page_pool(int min_nr, unsigned int or
  * reserve, retrying the backing every 5 s. Without __GFP_DIRECT_RECLAIM
  * (GFP_ATOMIC, GFP_NOWAIT) it returns NULL when both are empty; callable
  * from any context, hard IRQ included, for rkmem's own backings (a
- * callback backing must be safe in the caller's context).
+ * callback backing must be safe in the caller's context). Zone modifiers
+ * that name no zone are bad input, as for rkmem_alloc_pages(): NULL at
+ * once, whatever @gfp (bad_zone_allocs).
  */
 void *rkmem_mempool_alloc(struct rkmem_mempool *pool, gfp_t gfp);
 

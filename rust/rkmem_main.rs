@@ -6,7 +6,7 @@
 //! host boundary ([`host`], the only `unsafe` code) and C glue
 //! (`host_glue.c`); debugfs reports and knobs ([`debugfs`]).
 
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use kernel::prelude::*;
 use kernel::sync::Mutex;
@@ -26,6 +26,7 @@ use arena::{Arena, GrowError, OwnedBlock, PfnMap};
 use host::pages::{self, MetaCache};
 use host::percpu::CpuHotplug;
 use host::{DebugfsDir, HostBlock, Published, Shrinker, TakeError};
+use logic::bad_input::{classify_refused_free, BadInput};
 use logic::blockmap::BlockMap;
 use logic::buddy::{BlockMeta, FreeError};
 use logic::order::{BLOCK_PAGES, MAX_ORDER};
@@ -131,9 +132,6 @@ impl AllocRequest {
     }
 }
 
-/// Kinds of refused frees, each reported once.
-const FREE_ERROR_KINDS: usize = 4;
-
 /// The module's state: every arena and the map from blocks to arenas.
 #[pin_data]
 pub(crate) struct Rkmem {
@@ -144,12 +142,10 @@ pub(crate) struct Rkmem {
     map: PfnMap,
     #[pin]
     test: Mutex<TestState>,
-    /// Frees refused because no arena owns the page.
-    unowned_frees: AtomicU64,
+    /// Bad input to the C API refused, per kind ([`BadInput`]).
+    bad_input: [AtomicU64; BadInput::COUNT],
     /// Bytes of one block-metadata object in its cache.
     meta_object_size: usize,
-    /// Each kind of refused free is reported once.
-    warned: [AtomicBool; FREE_ERROR_KINDS],
 }
 
 impl Rkmem {
@@ -200,9 +196,8 @@ impl Rkmem {
                 arena_of,
                 map,
                 test <- new_mutex!(TestState { held: Held::new() }, "rkmem_test"),
-                unowned_frees: AtomicU64::new(0),
+                bad_input: [const { AtomicU64::new(0) }; BadInput::COUNT],
                 meta_object_size,
-                warned: [const { AtomicBool::new(false) }; FREE_ERROR_KINDS],
             }),
             GFP_KERNEL,
         )
@@ -426,71 +421,106 @@ impl Rkmem {
 
     /// Frees pages from [`Rkmem::alloc_pages`] as `__free_pages` does: drops
     /// the caller's reference and takes the chunk back when it was the last.
-    /// A bad free (foreign page, wrong order, tail page, count already 0) is
-    /// refused, counted, and reported once per kind; state does not change.
+    /// A bad free (foreign page, tail page, wrong order, order above the
+    /// maximum, a page already free) is refused, counted per kind and
+    /// reported with a rate-limited warning; state does not change.
     #[inline]
     pub(crate) fn free_pages(&self, pfn: u64, order: u32) {
-        if let Err(error) = self.try_free(pfn, order) {
-            self.report_refused_free(pfn, order, error);
+        if let Err(kind) = self.try_free(pfn, order) {
+            self.report_refused_free(pfn, order, kind);
         }
+    }
+
+    /// Counts a refused call of `kind`.
+    fn count_bad_input(&self, kind: BadInput) {
+        self.bad_input[kind as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Refused calls of `kind` so far.
+    pub(crate) fn bad_input_count(&self, kind: BadInput) -> u64 {
+        self.bad_input[kind as usize].load(Ordering::Relaxed)
     }
 
     #[cold]
     #[inline(never)]
-    fn report_refused_free(&self, pfn: u64, order: u32, error: FreeError) {
-        let kind = error as usize;
-        if kind < FREE_ERROR_KINDS && !self.warned[kind].swap(true, Ordering::Relaxed) {
+    fn report_refused_free(&self, pfn: u64, order: u32, kind: BadInput) {
+        self.count_bad_input(kind);
+        // One warning with a stack trace per kind per interval, as the
+        // host's warn_alloc and bad_page reports.
+        if host::bad_input_ratelimit(kind) {
             pr_warn!(
-                "refused free of pfn {:#x} order {}: {:?} (reported once per kind)\n",
+                "refused free of pfn {:#x} order {}: {} (counted in zoneinfo {}; one warning per kind per {} s)\n",
                 pfn,
                 order,
-                error
+                kind.what(),
+                kind.counter(),
+                host::BAD_INPUT_INTERVAL_SECS
             );
+            host::dump_stack();
+        }
+    }
+
+    /// An allocation the C API refused as bad input (node, zone modifiers,
+    /// order): counted, and warned about unless `__GFP_NOWARN`.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn refused_alloc(&self, kind: BadInput, nid: i32, gfp: u32, order: u32) {
+        self.count_bad_input(kind);
+        if gfp & pages::GFP_NOWARN == 0 && host::bad_input_ratelimit(kind) {
+            host::warn_bad_alloc(kind, nid, gfp, order);
         }
     }
 
     #[inline]
-    fn try_free(&self, pfn: u64, order: u32) -> Result<(), FreeError> {
+    fn try_free(&self, pfn: u64, order: u32) -> Result<(), BadInput> {
+        if order > MAX_ORDER {
+            return Err(BadInput::FreeOrderTooBig);
+        }
         let owner = self.map.lookup(pfn);
         let arena = owner.and_then(|o| self.arenas.get(o.arena));
         let (Some(owner), Some(arena)) = (owner, arena) else {
-            self.unowned_frees.fetch_add(1, Ordering::Relaxed);
-            return Err(FreeError::NotOwned);
+            return Err(BadInput::FreeUnowned);
         };
         let refuse = |e| {
             arena.refused_frees.fetch_add(1, Ordering::Relaxed);
             Err(e)
         };
         let Some(tags) = arena.tags(owner.slot) else {
-            return refuse(FreeError::NotOwned);
+            return Err(BadInput::FreeUnowned);
         };
         let offset = block_offset(pfn);
-        if order > MAX_ORDER || !tags.is_set(offset, order) {
-            // Never handed out at this order: a chunk already back (on a
-            // per-CPU list or in the buddy: its count is 0), or a wrong order.
-            return refuse(if pages::ref_count(pfn) == 0 {
-                FreeError::DoubleFree
-            } else {
-                FreeError::NotAllocated
-            });
+        if !tags.is_set(offset, order) {
+            // No chunk of this order handed out here: what is live around
+            // it tells a wrong order, a tail page and a page already free
+            // (on a per-CPU list or in the buddy) apart.
+            return refuse(classify_refused_free(offset, order, |start, o| {
+                tags.is_set(start, o)
+            }));
         }
         match pages::put_chunk(pfn, order) {
             pages::Put::Last => {}
             // Someone still holds a reference (get_page): the last free frees.
             pages::Put::Referenced => return Ok(()),
-            pages::Put::AlreadyFree => return refuse(FreeError::DoubleFree),
-            pages::Put::WrongOrder => return refuse(FreeError::NotAllocated),
+            pages::Put::AlreadyFree => return refuse(BadInput::DoubleFree),
+            // The head of a compound page of another order.
+            pages::Put::WrongOrder => return refuse(BadInput::FreeWrongOrder),
         }
         if !tags.clear(offset, order) {
             // Only the free that dropped the last reference gets here, and
             // the tag was set: rkmem's own bookkeeping is broken.
             pr_err!("pfn {:#x} order {}: tag lost under a free\n", pfn, order);
-            return refuse(FreeError::NotAllocated);
+            return refuse(BadInput::DoubleFree);
         }
         if arena.free_listed(&self.map, pfn, order) {
             return Ok(());
         }
-        arena.buddy_free(owner.slot, pfn, order)
+        arena
+            .buddy_free(owner.slot, pfn, order)
+            .map_err(|e| match e {
+                FreeError::NotOwned => BadInput::FreeUnowned,
+                FreeError::Misaligned | FreeError::NotAllocated => BadInput::FreeWrongOrder,
+                FreeError::DoubleFree => BadInput::DoubleFree,
+            })
     }
 
     /// `pfn`, if it is in a block rkmem holds, vouched for the slab layer,

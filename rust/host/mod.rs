@@ -23,6 +23,7 @@ use kernel::prelude::*;
 use kernel::sync::lock::{Backend, Lock};
 
 use crate::logic::order::BLOCK_PAGES;
+use crate::logic::bad_input::BadInput;
 use crate::logic::zonelist::ZoneType;
 use crate::Rkmem;
 
@@ -81,6 +82,17 @@ extern "C" {
     fn rkmem_host_seq_write(m: *mut c_void, s: *const c_char, len: usize);
     fn rkmem_host_shrinker_register() -> *mut c_void;
     fn rkmem_host_shrinker_unregister(s: *mut c_void);
+    fn rkmem_host_bad_input_ratelimit(kind: c_uint) -> bool;
+    fn rkmem_host_dump_stack();
+    fn rkmem_host_warn_bad_alloc(
+        what: *const c_char,
+        what_len: c_int,
+        counter: *const c_char,
+        counter_len: c_int,
+        nid: c_int,
+        gfp: bindings::gfp_t,
+        order: c_uint,
+    );
 }
 
 // ---- topology ----
@@ -604,6 +616,55 @@ pub(crate) extern "C" fn rkmem_rust_alloc(
             0
         }
         Err(e) => e.to_errno(),
+    }
+}
+
+/// The interval of the bad-input warnings' rate limit (host_glue.c).
+pub(crate) const BAD_INPUT_INTERVAL_SECS: u32 = 5;
+
+/// Whether a warning about bad input of `kind` may be printed now: one per
+/// kind per [`BAD_INPUT_INTERVAL_SECS`] (`__ratelimit`).
+pub(crate) fn bad_input_ratelimit(kind: BadInput) -> bool {
+    // SAFETY: the glue checks the index against its table.
+    unsafe { rkmem_host_bad_input_ratelimit(kind as c_uint) }
+}
+
+/// `dump_stack()`: the stack trace of a report.
+pub(crate) fn dump_stack() {
+    // SAFETY: a plain call, any context.
+    unsafe { rkmem_host_dump_stack() }
+}
+
+/// The warning of a refused allocation, in the host's `warn_alloc` words
+/// (`mode:%#x(%pGg)`), with a stack trace.
+pub(crate) fn warn_bad_alloc(kind: BadInput, nid: i32, gfp: u32, order: u32) {
+    let (what, counter) = (kind.what(), kind.counter());
+    // SAFETY: both strings are valid for their lengths, printed with "%.*s".
+    unsafe {
+        rkmem_host_warn_bad_alloc(
+            what.as_ptr().cast(),
+            what.len() as c_int,
+            counter.as_ptr().cast(),
+            counter.len() as c_int,
+            nid,
+            gfp,
+            order,
+        )
+    }
+}
+
+/// Backs the C API's refusals of bad allocation input (`kind`: a
+/// [`BadInput`] number the glue passes).
+#[no_mangle]
+pub(crate) extern "C" fn rkmem_rust_bad_alloc(
+    kind: c_int,
+    nid: c_int,
+    gfp: bindings::gfp_t,
+    order: c_uint,
+) {
+    let kind = usize::try_from(kind).ok().and_then(BadInput::from_index);
+    if let (Some(state), Some(kind)) = (published(), kind) {
+        state.refused_alloc(kind, nid, gfp, order);
     }
 }
 

@@ -17,7 +17,6 @@ use kernel::prelude::*;
 
 extern "C" {
     fn rkmem_host_page_prep(pfn: c_ulong, order: c_uint, zero: bool, comp: bool);
-    fn rkmem_host_page_count(pfn: c_ulong) -> c_int;
     fn rkmem_host_compound_order(pfn: c_ulong) -> c_int;
     fn rkmem_host_page_put_chunk(pfn: c_ulong, order: c_uint) -> c_int;
     fn rkmem_host_cache_create(name: *const c_char, size: usize, align: usize) -> *mut c_void;
@@ -33,6 +32,8 @@ pub(crate) const GFP_KERNEL: u32 = bindings::GFP_KERNEL;
 pub(crate) const GFP_ATOMIC: u32 = bindings::GFP_ATOMIC;
 /// `GFP_NOWAIT`, for rkmem's own requests that must not sleep.
 pub(crate) const GFP_NOWAIT: u32 = bindings::GFP_NOWAIT;
+/// `__GFP_NOWARN`: a refused request logs nothing.
+pub(crate) const GFP_NOWARN: u32 = bindings::__GFP_NOWARN;
 
 /// Prepares a chunk rkmem is handing out: its first page gets the caller's
 /// reference; `comp` makes it a compound page; `zero` clears it.
@@ -41,12 +42,6 @@ pub(crate) fn prep_chunk(pfn: u64, order: u32, zero: bool, comp: bool) {
     // SAFETY: the caller owns the chunk: nobody else reads or writes these
     // `struct page`s or their memory now.
     unsafe { rkmem_host_page_prep(pfn as c_ulong, order, zero, comp) }
-}
-
-/// The page's reference count (only read).
-pub(crate) fn ref_count(pfn: u64) -> i32 {
-    // SAFETY: an atomic read of a `struct page` in a block rkmem owns.
-    unsafe { rkmem_host_page_count(pfn as c_ulong) }
 }
 
 /// The order of the compound page headed by `pfn` (`None` if it heads

@@ -25,6 +25,16 @@ pub const MAX_BLOCKS: u64 = 1 << 20;
 
 const MAX_WORDS: usize = 8;
 
+/// A number in plain decimal digits. Rust's `u64::from_str` also takes a
+/// leading `+`: refused here (-EINVAL), as are signs, spaces, hex and empty
+/// words; all digits but too big for u64 is -ERANGE, as kstrtou64.
+fn decimal(text: &str) -> Result<u64, CmdError> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(CmdError::Invalid);
+    }
+    text.parse().map_err(|_| CmdError::Range)
+}
+
 /// The words of one write.
 struct Words<'a> {
     verb: Option<&'a str>,
@@ -87,13 +97,7 @@ impl<'a> Words<'a> {
         let Some(text) = self.value(key) else {
             return Ok(None);
         };
-        let n: u64 = text.parse().map_err(|_| {
-            if text.bytes().all(|b| b.is_ascii_digit()) {
-                CmdError::Range
-            } else {
-                CmdError::Invalid
-            }
-        })?;
+        let n = decimal(text)?;
         if n > max {
             return Err(CmdError::Range);
         }
@@ -141,12 +145,24 @@ fn arena_ref(words: &mut Words<'_>) -> Result<ArenaRef, CmdError> {
     })
 }
 
-/// `node=N zone=Z blocks=B`, for the `limit` and `prefill` knobs.
+/// `node=N zone=Z blocks=B`, for the `limit` knob: `blocks=0` is a valid
+/// limit (the arena takes no block from the host).
 pub fn parse_arena_blocks(input: &str) -> Result<(ArenaRef, u64), CmdError> {
     let mut words = Words::split(input, false)?;
     let arena = arena_ref(&mut words)?;
     let blocks = words.required("blocks", MAX_BLOCKS)?;
     words.finish(&[])?;
+    Ok((arena, blocks))
+}
+
+/// `node=N zone=Z blocks=B`, for the `prefill` knob: take `B` more blocks,
+/// `1..=MAX_BLOCKS` (`blocks=0` asks for nothing: -ERANGE, as any count
+/// outside its range).
+pub fn parse_prefill(input: &str) -> Result<(ArenaRef, u64), CmdError> {
+    let (arena, blocks) = parse_arena_blocks(input)?;
+    if blocks == 0 {
+        return Err(CmdError::Range);
+    }
     Ok((arena, blocks))
 }
 
@@ -189,7 +205,8 @@ pub fn parse_pcp(input: &str) -> Result<(Option<ArenaRef>, u32, u32), CmdError> 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TestCmd {
     /// `alloc node=N zone=Z order=O count=C [thisnode] [atomic]`: allocate and
-    /// hold `count` chunks, `zone` being the highest zone allowed.
+    /// hold `count` chunks (`1..=MAX_TEST_COUNT`), `zone` being the highest
+    /// zone allowed, `order` `0..=MAX_ORDER` (above: -ERANGE).
     Alloc {
         /// Where and how.
         arena: ArenaRef,
@@ -222,6 +239,9 @@ pub fn parse_test(input: &str) -> Result<TestCmd, CmdError> {
             let arena = arena_ref(&mut words)?;
             let order = words.required("order", MAX_ORDER as u64)? as u32;
             let count = words.required("count", MAX_TEST_COUNT)?;
+            if count == 0 {
+                return Err(CmdError::Range);
+            }
             let (this_node, atomic) = (words.flag("thisnode"), words.flag("atomic"));
             words.finish(&["thisnode", "atomic"])?;
             TestCmd::Alloc {
@@ -308,14 +328,7 @@ pub fn slab_letters(bits: u32) -> ([u8; 4], usize) {
 /// One number for a knob, `0..=max`.
 pub fn parse_knob_number(input: &str, max: u64) -> Result<u64, CmdError> {
     let input = input.strip_suffix('\n').unwrap_or(input).trim();
-    // An all-digit number too big for u64 is out of range, as kstrtou64.
-    let v: u64 = input.parse().map_err(|_| {
-        if !input.is_empty() && input.bytes().all(|b| b.is_ascii_digit()) {
-            CmdError::Range
-        } else {
-            CmdError::Invalid
-        }
-    })?;
+    let v = decimal(input)?;
     if v > max {
         return Err(CmdError::Range);
     }
@@ -369,7 +382,7 @@ fn positional<const N: usize>(input: &str) -> Result<([&str; N], usize), CmdErro
 
 /// A decimal word: -EINVAL if it is no number, -ERANGE outside `min..=max`.
 fn ranged(s: &str, min: u64, max: u64) -> Result<u64, CmdError> {
-    let v: u64 = s.parse().map_err(|_| CmdError::Invalid)?;
+    let v = decimal(s)?;
     if v < min || v > max {
         Err(CmdError::Range)
     } else {
@@ -577,6 +590,14 @@ mod tests {
             "alloc node=1 zone=Normal order=3 count=1\nfree",
             "alloc node= zone=Normal order=3 count=1",
             "free count=1x",
+            "alloc node=0 zone=Normal order=+5 count=1",
+            "alloc node=+0 zone=Normal order=0 count=1",
+            "alloc node=0 zone=Normal order=0 count=+1",
+            "alloc node=0 zone=Normal order=-0 count=1",
+            "alloc node=0 zone=Normal order=0x1 count=1",
+            "alloc node=0 zone=Normal order=1.0 count=1",
+            "free count=+5",
+            "free count= 5",
         ] {
             assert_eq!(parse_test(bad), Err(CmdError::Invalid), "{bad:?}");
         }
@@ -589,6 +610,9 @@ mod tests {
             "alloc node=8 zone=Normal order=0 count=1",
             "alloc node=0 zone=Normal order=0 count=99999999",
             "free count=99999999999999999999999",
+            "alloc node=0 zone=Normal order=12 count=1",
+            "alloc node=0 zone=Normal order=99999999999999999999999 count=1",
+            "alloc node=0 zone=Normal order=0 count=0",
         ] {
             assert_eq!(parse_test(bad), Err(CmdError::Range), "{bad:?}");
         }
@@ -614,6 +638,38 @@ mod tests {
             parse_arena_blocks("node=0 zone=DMA32 blocks=99999999"),
             Err(CmdError::Range)
         );
+        let dma32 = ArenaRef {
+            node: 0,
+            zone: ZoneType::Dma32,
+        };
+        // blocks=0: a valid limit, no prefill at all.
+        assert_eq!(
+            parse_arena_blocks("node=0 zone=DMA32 blocks=0"),
+            Ok((dma32, 0))
+        );
+        assert_eq!(
+            parse_prefill("node=0 zone=DMA32 blocks=0"),
+            Err(CmdError::Range)
+        );
+        assert_eq!(
+            parse_prefill("node=0 zone=DMA32 blocks=2\n"),
+            Ok((dma32, 2))
+        );
+        assert_eq!(
+            parse_prefill("node=0 zone=DMA32 blocks=99999999"),
+            Err(CmdError::Range)
+        );
+        // A sign is no digit: +5 is not 5.
+        for bad in [
+            "node=0 zone=DMA32 blocks=+5",
+            "node=+0 zone=DMA32 blocks=5",
+            "node=0 zone=DMA32 blocks=-0",
+            "node=0 zone=DMA32 blocks=5k",
+        ] {
+            assert_eq!(parse_arena_blocks(bad), Err(CmdError::Invalid), "{bad:?}");
+            assert_eq!(parse_prefill(bad), Err(CmdError::Invalid), "{bad:?}");
+        }
+        assert_eq!(parse_pcp("high=+64 batch=16"), Err(CmdError::Invalid));
         assert_eq!(parse_shrink("all\n"), Ok(None));
         assert_eq!(parse_shrink("all node=1"), Err(CmdError::Invalid));
         assert_eq!(
@@ -679,6 +735,13 @@ mod tests {
             Err(CmdError::Range)
         );
         assert_eq!(parse_knob_number("", 10), Err(CmdError::Invalid));
+        assert_eq!(parse_knob_number("+5", 10), Err(CmdError::Invalid));
+        assert_eq!(parse_knob_number(" 5 \n", 10), Ok(5));
+        assert_eq!(parse_slab_test("alloc t1 +10"), Err(CmdError::Invalid));
+        assert_eq!(
+            parse_slab_test("create t1 +100 0 -"),
+            Err(CmdError::Invalid)
+        );
         assert_eq!(
             parse_slab_test("create t1 100 0 -\n"),
             Ok(SlabTestCmd::Create {
@@ -743,6 +806,9 @@ mod tests {
         );
         for (bad, why) in [
             ("create p pages 11 1", CmdError::Range),
+            ("create p pages 99999999999999999999999 1", CmdError::Range),
+            ("create p pages +1 1", CmdError::Invalid),
+            ("alloc p +3", CmdError::Invalid),
             ("create p slab 0 1", CmdError::Range),
             ("create p slab 8193 1", CmdError::Range),
             ("create p kmalloc 64 4097", CmdError::Range),

@@ -5,6 +5,7 @@
 //! directory) and in the userspace test crate `tools/rkmem-logic/`, where
 //! `cargo test` exercises them with unit and property tests.
 
+pub mod bad_input;
 pub mod blockmap;
 pub mod buddy;
 pub mod cmd;

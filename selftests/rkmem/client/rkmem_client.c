@@ -28,9 +28,19 @@
  *                  node failnode (orders 0 and 1) that must all succeed;
  * capped_kernel=N  N GFP_KERNEL order-0 allocations on node 0, all held until
  *                  the end; reports in which zones they landed;
- * badnid=N         N allocations with invalid node ids, which must all fail.
+ * badnid=N         N allocations with invalid node ids, which must all fail;
+ * badinput=N       N rounds of bad input, one call of each kind per round:
+ *                  rkmem_free_pages of NULL (a no-op), of a host page, of a
+ *                  tail page, with a wrong order, with an order above
+ *                  MAX_PAGE_ORDER, a double free; rkmem_alloc_pages with an
+ *                  invalid node, impossible zone modifiers, an order above
+ *                  MAX_PAGE_ORDER; rkmem_kmalloc and rkmem_mempool_alloc with
+ *                  impossible zone modifiers; rkmem_kfree and
+ *                  rkmem_cache_free of a host kmalloc object. Before the
+ *                  rounds one invalid node with __GFP_NOWARN. Every call must
+ *                  be refused; the live chunks used must stay as they were.
  *
- * nofs, failburst*, nofail, capped_kernel and badnid skip the basic placement
+ * nofs, failburst*, nofail, capped_kernel, badnid and badinput skip the basic placement
  * checks: they need rkmem exactly as the script left it.
  */
 #include <linux/atomic.h>
@@ -106,6 +116,10 @@ MODULE_PARM_DESC(capped_kernel, "GFP_KERNEL order-0 allocations on node 0, held 
 static int badnid;
 module_param(badnid, int, 0444);
 MODULE_PARM_DESC(badnid, "allocations with invalid node ids (999, -5, nr_node_ids)");
+
+static int badinput;
+module_param(badinput, int, 0444);
+MODULE_PARM_DESC(badinput, "rounds of bad input of every kind, which must all be refused");
 
 static int initcheck;
 module_param(initcheck, int, 0444);
@@ -862,6 +876,89 @@ static void run_badnid(void)
 	expect(nulls == badnid, "invalid node ids give NULL");
 }
 
+/* ---- bad input: refused, counted per kind, one warning per kind ---- */
+
+/* Kept until unload, so the script can read its corruptions counter. */
+static struct rkmem_cache *bad_cache;
+
+/* The zone modifiers that name no zone (the host's GFP_ZONE_BAD). */
+static gfp_t impossible_zone(int round)
+{
+	return round & 1 ? __GFP_HIGHMEM | __GFP_DMA : __GFP_DMA | __GFP_DMA32;
+}
+
+/* A free of a page that is already free (a double free) on this CPU. */
+static void double_free(void)
+{
+	struct page *page = rkmem_alloc_pages(NUMA_NO_NODE, GFP_KERNEL, 0);
+
+	expect(page != NULL, "badinput: double-free allocation");
+	if (!page)
+		return;
+	/* Nobody can take the page between the two frees on this CPU. */
+	preempt_disable();
+	rkmem_free_pages(page, 0);
+	rkmem_free_pages(page, 0);
+	preempt_enable();
+}
+
+static void run_badinput(void)
+{
+	struct page *host = alloc_page(GFP_KERNEL);
+	void *host_obj = kmalloc(64, GFP_KERNEL);
+	struct page *p2 = rkmem_alloc_pages(NUMA_NO_NODE, GFP_KERNEL, 2);
+	struct page *c2 = rkmem_alloc_pages(NUMA_NO_NODE, GFP_KERNEL | __GFP_COMP, 2);
+	struct rkmem_mempool *pool = rkmem_mempool_create_kmalloc_pool(1, 64);
+	int round;
+
+	bad_cache = rkmem_cache_create("rkmem_client_bad", 64, 0, 0, NULL);
+	expect(host && host_obj && p2 && c2 && pool && bad_cache, "badinput: setup");
+	if (!host || !host_obj || !p2 || !c2 || !pool || !bad_cache)
+		goto out;
+
+	/* Counted, silent, and it must not use up the kind's one warning. */
+	expect(!rkmem_alloc_pages(999, GFP_KERNEL | __GFP_NOWARN, 0),
+	       "badinput: an invalid node with __GFP_NOWARN gives NULL");
+	for (round = 0; round < badinput; round++) {
+		/* Odd rounds on the compound chunk, even ones on the plain one. */
+		struct page *live = round & 1 ? c2 : p2;
+
+		rkmem_free_pages(NULL, 0);
+		rkmem_free_pages(host, 0);
+		rkmem_free_pages(live + 1 + (round & 1), 0);
+		rkmem_free_pages(live, 1);
+		rkmem_free_pages(live, MAX_PAGE_ORDER + 1);
+		double_free();
+		expect(!rkmem_alloc_pages(invalid_nid(round), GFP_KERNEL, 0),
+		       "badinput: an invalid node gives NULL");
+		expect(!rkmem_alloc_pages(NUMA_NO_NODE, GFP_KERNEL | impossible_zone(round), 0),
+		       "badinput: impossible zone modifiers give NULL");
+		expect(!rkmem_alloc_pages(NUMA_NO_NODE, GFP_KERNEL, MAX_PAGE_ORDER + 1),
+		       "badinput: an order above MAX_PAGE_ORDER gives NULL");
+		expect(!rkmem_kmalloc(64, GFP_KERNEL | impossible_zone(round)),
+		       "badinput: kmalloc with impossible zone modifiers gives NULL");
+		expect(!rkmem_mempool_alloc(pool, GFP_KERNEL | impossible_zone(round)),
+		       "badinput: a mempool with impossible zone modifiers gives NULL");
+		rkmem_kfree(host_obj);
+		rkmem_cache_free(bad_cache, host_obj);
+	}
+	expect(page_ref_count(p2) == 1 && !PageHead(p2) && page_ref_count(p2 + 1) == 0,
+	       "badinput: the plain chunk is untouched");
+	expect(page_ref_count(c2) == 1 && PageHead(c2) && compound_order(c2) == 2 &&
+	       PageTail(c2 + 3), "badinput: the compound chunk is untouched");
+out:
+	if (pool)
+		rkmem_mempool_destroy(pool);
+	if (c2)
+		rkmem_free_pages(c2, 2);
+	if (p2)
+		rkmem_free_pages(p2, 2);
+	kfree(host_obj);
+	if (host)
+		__free_page(host);
+	pr_info("rkmem_client: badinput: %d rounds\n", badinput);
+}
+
 /* ---- GFP_KERNEL with node 0's and 1's Normal capped ---- */
 
 static void run_capped_kernel(void)
@@ -944,7 +1041,7 @@ static void run_initcheck(void)
 static bool targeted(void)
 {
 	return nofs || failburst > 0 || failburst_nowarn > 0 || nofail > 0 || capped_kernel > 0 ||
-	       badnid > 0 || initcheck;
+	       badnid > 0 || badinput > 0 || initcheck;
 }
 
 static void run_basic(void)
@@ -992,6 +1089,8 @@ static int __init rkmem_client_init(void)
 		run_capped_kernel();
 	if (badnid > 0)
 		run_badnid();
+	if (badinput > 0)
+		run_badinput();
 	if (initcheck)
 		run_initcheck();
 	if (stress > 0)
@@ -1005,6 +1104,7 @@ static int __init rkmem_client_init(void)
 
 static void __exit rkmem_client_exit(void)
 {
+	rkmem_cache_destroy(bad_cache);
 }
 
 module_init(rkmem_client_init);
