@@ -17,7 +17,7 @@ use kernel::prelude::*;
 
 use crate::host::pages::CacheBox;
 use crate::host::percpu::PerCpuCells;
-use crate::host::{HostBlock, IrqSpinLock, ZoneInfo};
+use crate::host::{self, HostBlock, IrqSpinLock, ZoneInfo};
 use crate::logic::blockmap::{BlockMap, Owner};
 use crate::logic::buddy::{BlockMeta, BuddyArena, BuddyStats, FreeError};
 use crate::logic::order::{BLOCK_PAGES, NR_ORDERS};
@@ -100,6 +100,9 @@ pub(crate) struct ArenaStats {
     pub(crate) grow_failures: u64,
     /// Growth attempts refused by the limit.
     pub(crate) capped: u64,
+    /// Wholly free blocks given back because the host takes their memory
+    /// offline (also counted in `shrinks`).
+    pub(crate) offline_returned: u64,
 }
 
 /// A snapshot of an arena for reports.
@@ -146,6 +149,17 @@ pub(crate) struct Arena {
     /// Frees refused before reaching the buddy: double frees (reference
     /// count already 0), wrong orders, tail pages.
     pub(crate) refused_frees: AtomicU64,
+}
+
+/// What memory offline found in one block ([`Arena::offline_block`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum OfflineBlock {
+    /// Wholly free: given back to the host.
+    Returned,
+    /// Pages allocated (this many): kept.
+    InUse(usize),
+    /// No longer this arena's block (a racing shrink gave it back).
+    Gone,
 }
 
 /// Why an arena could not grow.
@@ -255,6 +269,14 @@ impl Arena {
             return Err(block);
         }
         let pfn = block.base_pfn();
+        // A block of a range the host is taking offline (isolated before
+        // its going-offline notifier runs, see `Rkmem::offline_range`):
+        // never keep it, or the offline would wait for it forever. Only a
+        // read of the pageblock bits, fine under the lock.
+        if host::memhotplug::block_isolated(pfn) {
+            st.stats.grow_failures += 1;
+            return Err(block);
+        }
         let Some(slot) = st.buddy.vacant_slot() else {
             return Err(block);
         };
@@ -297,6 +319,45 @@ impl Arena {
             done += 1;
         }
         done
+    }
+
+    /// Memory offline: the block at `base_pfn`, which the map put in `slot`,
+    /// goes back to the host if it is wholly free (per-CPU lists drained
+    /// first for their pages to count). One lock hold; pages go back
+    /// outside it.
+    pub(crate) fn offline_block(&self, map: &PfnMap, slot: usize, base_pfn: u64) -> OfflineBlock {
+        let block = {
+            let mut st = self.state.lock();
+            let Some(meta) = st.buddy.block(slot) else {
+                return OfflineBlock::Gone;
+            };
+            if meta.base_pfn() != base_pfn {
+                return OfflineBlock::Gone;
+            }
+            let used = BLOCK_PAGES - meta.free_pages();
+            let Some(block) = st.buddy.take_whole_block(slot) else {
+                return OfflineBlock::InUse(used);
+            };
+            map.remove(base_pfn);
+            st.stats.shrinks += 1;
+            st.stats.offline_returned += 1;
+            block
+        };
+        drop(block);
+        OfflineBlock::Returned
+    }
+
+    /// Waits for an install running now to finish: one that starts later
+    /// sees what the caller wrote before (the host's isolation of a range).
+    pub(crate) fn fence_installs(&self) {
+        drop(self.state.lock());
+    }
+
+    /// Base pfn and free pages of the block in `slot`, if any (one short
+    /// lock hold: the `blocks` report walks slots one by one).
+    pub(crate) fn block_at(&self, slot: usize) -> Option<(u64, usize)> {
+        let st = self.state.lock();
+        st.buddy.block(slot).map(|m| (m.base_pfn(), m.free_pages()))
     }
 
     /// Wholly free blocks that [`Arena::shrink`] could give back now.

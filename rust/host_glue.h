@@ -244,4 +244,10 @@ void rkmem_host_wake_up_sleepers(struct wait_queue_head *head);
 void rkmem_host_mempool_gfp(gfp_t gfp, gfp_t *full, gfp_t *reduced, unsigned int *flags,
 			    int *highest_kind);
 
+/* ---- memory hotplug (rust/hotplug_glue.c, rust/host/memhotplug.rs) ---- */
+int rkmem_host_memory_notifier_register(void);
+void rkmem_host_memory_notifier_unregister(void);
+bool rkmem_host_block_isolated(unsigned long pfn);
+int rkmem_rust_memory_going_offline(unsigned long start_pfn, unsigned long nr_pages);
+
 #endif /* _RKMEM_HOST_GLUE_H */

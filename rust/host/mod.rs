@@ -3,7 +3,8 @@
 //!
 //! Split by topic: this file (topology, host blocks, locks, debugfs,
 //! shrinker, the C API entry points), [`pages`] (`struct page` semantics and
-//! the metadata cache) and [`percpu`] (per-CPU cells, CPU hotplug).
+//! the metadata cache), [`percpu`] (per-CPU cells, CPU hotplug) and
+//! [`memhotplug`] (the memory hotplug notifier).
 //!
 //! Everything that touches the kernel through raw pointers or C calls is
 //! wrapped here in a small safe type with a documented invariant:
@@ -24,6 +25,7 @@ use kernel::sync::lock::{Backend, Lock};
 use crate::logic::zonelist::ZoneType;
 use crate::Rkmem;
 
+pub(crate) mod memhotplug;
 pub(crate) mod mempool;
 pub(crate) mod pages;
 pub(crate) mod percpu;
