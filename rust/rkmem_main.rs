@@ -23,8 +23,8 @@ mod slab;
 mod logic;
 
 use arena::{Arena, GrowError, OfflineBlock, OwnedBlock, PfnMap};
-use host::pages::{self, MetaCache};
 use host::memhotplug::MemoryNotifier;
+use host::pages::{self, MetaCache};
 use host::percpu::CpuHotplug;
 use host::{DebugfsDir, HostBlock, Published, Shrinker, TakeError};
 use logic::blockmap::BlockMap;

@@ -660,7 +660,10 @@ mod tests {
         a.free(s2, q, MAX_ORDER - 1).unwrap();
         a.free(slot, pfn, 0).unwrap();
         a.verify().unwrap();
-        assert!(a.take_whole_block(slot).is_some(), "whole again after the free");
+        assert!(
+            a.take_whole_block(slot).is_some(),
+            "whole again after the free"
+        );
         assert_eq!(a.blocks(), 1);
         // The taken block can be added again, and is whole.
         assert!(a.add_block(other, b).is_ok());
@@ -687,7 +690,8 @@ mod tests {
                     a.free(slot, pfn, order).unwrap();
                 }
             }
-            let used: std::collections::BTreeSet<usize> = live.iter().map(|((_, s), _)| *s).collect();
+            let used: std::collections::BTreeSet<usize> =
+                live.iter().map(|((_, s), _)| *s).collect();
             let mut taken = 0;
             for slot in 0..blocks {
                 match a.take_whole_block(slot) {
