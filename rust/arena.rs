@@ -17,7 +17,7 @@ use kernel::prelude::*;
 
 use crate::host::pages::CacheBox;
 use crate::host::percpu::PerCpuCells;
-use crate::host::{self, HostBlock, IrqSpinLock, ZoneInfo};
+use crate::host::{HostBlock, IrqSpinLock, ZoneInfo};
 use crate::logic::blockmap::{BlockMap, Owner};
 use crate::logic::buddy::{BlockMeta, BuddyArena, BuddyStats, FreeError};
 use crate::logic::order::{BLOCK_PAGES, NR_ORDERS};
@@ -151,6 +151,49 @@ pub(crate) struct Arena {
     pub(crate) refused_frees: AtomicU64,
 }
 
+/// The pfn range a memory offline is taking away now, or none (`end` 0).
+/// The host runs one offline at a time (under its hotplug locks).
+///
+/// Written by the memory notifier, which then takes every arena lock once
+/// ([`Arena::fence_installs`]); read by [`Arena::install`] under its arena
+/// lock: an install either ran before that fence (its block is in the map
+/// for the notifier to find) or sees the range. A racy read elsewhere can
+/// only refuse a block spuriously.
+pub(crate) struct OfflineWindow {
+    start: AtomicU64,
+    end: AtomicU64,
+}
+
+impl OfflineWindow {
+    /// No offline going on.
+    pub(crate) const fn new() -> Self {
+        OfflineWindow {
+            start: AtomicU64::new(0),
+            end: AtomicU64::new(0),
+        }
+    }
+
+    /// `MEM_GOING_OFFLINE` of `[start, end)`.
+    pub(crate) fn open(&self, start: u64, end: u64) {
+        self.start.store(start, Ordering::Relaxed);
+        self.end.store(end, Ordering::Relaxed);
+    }
+
+    /// `MEM_OFFLINE` or `MEM_CANCEL_OFFLINE`: the offline is over.
+    pub(crate) fn close(&self) {
+        self.end.store(0, Ordering::Relaxed);
+    }
+
+    /// Whether the block at `base_pfn` has pages in the range.
+    fn covers(&self, base_pfn: u64) -> bool {
+        let (start, end) = (
+            self.start.load(Ordering::Relaxed),
+            self.end.load(Ordering::Relaxed),
+        );
+        base_pfn < end && base_pfn + BLOCK_PAGES as u64 > start
+    }
+}
+
 /// What memory offline found in one block ([`Arena::offline_block`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum OfflineBlock {
@@ -260,6 +303,7 @@ impl Arena {
     pub(crate) fn install(
         &self,
         map: &PfnMap,
+        offlining: &OfflineWindow,
         block: OwnedBlock,
         reserved: bool,
     ) -> Result<(), OwnedBlock> {
@@ -269,11 +313,10 @@ impl Arena {
             return Err(block);
         }
         let pfn = block.base_pfn();
-        // A block of a range the host is taking offline (isolated before
-        // its going-offline notifier runs, see `Rkmem::offline_range`):
-        // never keep it, or the offline would wait for it forever. Only a
-        // read of the pageblock bits, fine under the lock.
-        if host::memhotplug::block_isolated(pfn) {
+        // A block the host gave before it isolated a range it now takes
+        // offline (see `Rkmem::offline_range`): never keep it, or the
+        // offline would wait for it forever.
+        if offlining.covers(pfn) {
             st.stats.grow_failures += 1;
             return Err(block);
         }

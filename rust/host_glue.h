@@ -247,7 +247,7 @@ void rkmem_host_mempool_gfp(gfp_t gfp, gfp_t *full, gfp_t *reduced, unsigned int
 /* ---- memory hotplug (rust/hotplug_glue.c, rust/host/memhotplug.rs) ---- */
 int rkmem_host_memory_notifier_register(void);
 void rkmem_host_memory_notifier_unregister(void);
-bool rkmem_host_block_isolated(unsigned long pfn);
 int rkmem_rust_memory_going_offline(unsigned long start_pfn, unsigned long nr_pages);
+void rkmem_rust_memory_offline_over(void);
 
 #endif /* _RKMEM_HOST_GLUE_H */

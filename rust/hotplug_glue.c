@@ -5,10 +5,7 @@
  * struct memory_notify and MEM_* stay defined, so this file needs no #ifdef.
  */
 #include <linux/memory.h>
-#include <linux/mm.h>
-#include <linux/mmzone.h>
 #include <linux/notifier.h>
-#include <linux/page-isolation.h>
 
 #include "host_glue.h"
 
@@ -16,10 +13,17 @@ static int rkmem_memory_callback(struct notifier_block *nb, unsigned long action
 {
 	struct memory_notify *mn = arg;
 
-	if (action != MEM_GOING_OFFLINE)
+	switch (action) {
+	case MEM_GOING_OFFLINE:
+		return notifier_from_errno(rkmem_rust_memory_going_offline(mn->start_pfn,
+									   mn->nr_pages));
+	case MEM_OFFLINE:
+	case MEM_CANCEL_OFFLINE:
+		rkmem_rust_memory_offline_over();
 		return NOTIFY_OK;
-	return notifier_from_errno(rkmem_rust_memory_going_offline(mn->start_pfn,
-								   mn->nr_pages));
+	default:
+		return NOTIFY_OK;
+	}
 }
 
 static struct notifier_block rkmem_memory_nb = {
@@ -34,15 +38,4 @@ int rkmem_host_memory_notifier_register(void)
 void rkmem_host_memory_notifier_unregister(void)
 {
 	unregister_memory_notifier(&rkmem_memory_nb);
-}
-
-/* Whether a pageblock of the rkmem block at @pfn is isolated (offline, CMA). */
-bool rkmem_host_block_isolated(unsigned long pfn)
-{
-	unsigned long p;
-
-	for (p = pfn; p < pfn + (1UL << MAX_PAGE_ORDER); p += pageblock_nr_pages)
-		if (is_migrate_isolate_page(pfn_to_page(p)))
-			return true;
-	return false;
 }

@@ -22,7 +22,7 @@ mod slab;
 #[allow(dead_code, unreachable_pub)]
 mod logic;
 
-use arena::{Arena, GrowError, OfflineBlock, OwnedBlock, PfnMap};
+use arena::{Arena, GrowError, OfflineBlock, OfflineWindow, OwnedBlock, PfnMap};
 use host::memhotplug::MemoryNotifier;
 use host::pages::{self, MetaCache};
 use host::percpu::CpuHotplug;
@@ -153,6 +153,8 @@ pub(crate) struct Rkmem {
     warned: [AtomicBool; FREE_ERROR_KINDS],
     /// Memory offlines refused because rkmem's pages there were in use.
     offline_refused: AtomicU64,
+    /// The range a memory offline is taking away now, if any.
+    offlining: OfflineWindow,
 }
 
 /// A pfn range the host is taking offline, holding blocks of rkmem's.
@@ -221,6 +223,7 @@ impl Rkmem {
                 meta_object_size,
                 warned: [const { AtomicBool::new(false) }; FREE_ERROR_KINDS],
                 offline_refused: AtomicU64::new(0),
+                offlining: OfflineWindow::new(),
             }),
             GFP_KERNEL,
         )
@@ -389,7 +392,7 @@ impl Rkmem {
             drop(block);
             return Err(GrowError::NoMemory);
         };
-        let result = target.install(&self.map, block, target.id == arena.id);
+        let result = target.install(&self.map, &self.offlining, block, target.id == arena.id);
         arena.end_growth(None);
         match result {
             Ok(()) => Ok(target.id),
@@ -561,19 +564,20 @@ impl Rkmem {
     }
 
     /// Memory offline, first step: the host has isolated `[start, start +
-    /// nr)` to take it offline, so no new block lands there; a growth that
-    /// took a block before and installs it now sees the isolation and gives
-    /// it back ([`Arena::install`]), or has installed it (after the fence
-    /// below, the map shows it). `None` if rkmem holds no block there:
-    /// nothing to do, and the caches stay as they are.
+    /// nr)` to take it offline, so no new block comes from there. A growth
+    /// that took its block before and installs it now sees the range and
+    /// gives the block back ([`Arena::install`]), or has installed it (after
+    /// the fence below, the map shows it). `None` if rkmem holds no block
+    /// there: nothing to do, and the caches stay as they are.
     pub(crate) fn offline_range(&self, start: u64, nr: u64) -> Option<OfflineRange> {
-        for arena in self.arenas.iter() {
-            arena.fence_installs();
-        }
         let range = OfflineRange {
             start,
             end: start.saturating_add(nr),
         };
+        self.offlining.open(range.start, range.end);
+        for arena in self.arenas.iter() {
+            arena.fence_installs();
+        }
         range
             .block_pfns()
             .any(|pfn| self.map.lookup(pfn).is_some())
@@ -625,6 +629,12 @@ impl Rkmem {
             returned
         );
         Err(EBUSY)
+    }
+
+    /// Memory offline, done or cancelled (also after a refusal): growth may
+    /// keep blocks of that range again (after a cancel it is back in use).
+    pub(crate) fn offline_over(&self) {
+        self.offlining.close();
     }
 
     /// Unload: frees what the test knob holds, gives every free block back,

@@ -18,7 +18,6 @@ use super::published;
 extern "C" {
     fn rkmem_host_memory_notifier_register() -> c_int;
     fn rkmem_host_memory_notifier_unregister();
-    fn rkmem_host_block_isolated(pfn: c_ulong) -> bool;
 }
 
 /// rkmem's registration with the host's memory notifier chain, removed on
@@ -48,15 +47,6 @@ impl Drop for MemoryNotifier {
     }
 }
 
-/// Whether any pageblock of the block at `pfn` (a block the caller holds
-/// from the host) is isolated: the host is taking it offline (or a
-/// contiguous allocation wants it).
-pub(crate) fn block_isolated(pfn: u64) -> bool {
-    // SAFETY: the block's struct pages exist (the caller took it from the
-    // host); the glue only reads their pageblock's migratetype bits.
-    unsafe { rkmem_host_block_isolated(pfn as c_ulong) }
-}
-
 /// `MEM_GOING_OFFLINE` of `[start_pfn, start_pfn + nr_pages)`: 0 to let the
 /// offline go on, or `-EBUSY`. Process context, may sleep; the host holds
 /// its hotplug locks.
@@ -79,5 +69,14 @@ pub(crate) extern "C" fn rkmem_rust_memory_going_offline(
     match rk.offline_give_back(range) {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
+    }
+}
+
+/// `MEM_OFFLINE` or `MEM_CANCEL_OFFLINE` (the host sends the cancel after
+/// any failure, a refusal of ours included).
+#[no_mangle]
+pub(crate) extern "C" fn rkmem_rust_memory_offline_over() {
+    if let Some(rk) = published() {
+        rk.offline_over();
     }
 }
