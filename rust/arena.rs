@@ -100,6 +100,9 @@ pub(crate) struct ArenaStats {
     pub(crate) grow_failures: u64,
     /// Growth attempts refused by the limit.
     pub(crate) capped: u64,
+    /// Wholly free blocks given back because the host takes their memory
+    /// offline (also counted in `shrinks`).
+    pub(crate) offline_returned: u64,
 }
 
 /// A snapshot of an arena for reports.
@@ -146,6 +149,60 @@ pub(crate) struct Arena {
     /// Frees refused before reaching the buddy: double frees (reference
     /// count already 0), wrong orders, tail pages.
     pub(crate) refused_frees: AtomicU64,
+}
+
+/// The pfn range a memory offline is taking away now, or none (`end` 0).
+/// The host runs one offline at a time (under its hotplug locks).
+///
+/// Written by the memory notifier, which then takes every arena lock once
+/// ([`Arena::fence_installs`]); read by [`Arena::install`] under its arena
+/// lock: an install either ran before that fence (its block is in the map
+/// for the notifier to find) or sees the range. A racy read elsewhere can
+/// only refuse a block spuriously.
+pub(crate) struct OfflineWindow {
+    start: AtomicU64,
+    end: AtomicU64,
+}
+
+impl OfflineWindow {
+    /// No offline going on.
+    pub(crate) const fn new() -> Self {
+        OfflineWindow {
+            start: AtomicU64::new(0),
+            end: AtomicU64::new(0),
+        }
+    }
+
+    /// `MEM_GOING_OFFLINE` of `[start, end)`.
+    pub(crate) fn open(&self, start: u64, end: u64) {
+        self.start.store(start, Ordering::Relaxed);
+        self.end.store(end, Ordering::Relaxed);
+    }
+
+    /// `MEM_OFFLINE` or `MEM_CANCEL_OFFLINE`: the offline is over.
+    pub(crate) fn close(&self) {
+        self.end.store(0, Ordering::Relaxed);
+    }
+
+    /// Whether the block at `base_pfn` has pages in the range.
+    fn covers(&self, base_pfn: u64) -> bool {
+        let (start, end) = (
+            self.start.load(Ordering::Relaxed),
+            self.end.load(Ordering::Relaxed),
+        );
+        base_pfn < end && base_pfn + BLOCK_PAGES as u64 > start
+    }
+}
+
+/// What memory offline found in one block ([`Arena::offline_block`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum OfflineBlock {
+    /// Wholly free: given back to the host.
+    Returned,
+    /// Pages allocated (this many): kept.
+    InUse(usize),
+    /// No longer this arena's block (a racing shrink gave it back).
+    Gone,
 }
 
 /// Why an arena could not grow.
@@ -246,6 +303,7 @@ impl Arena {
     pub(crate) fn install(
         &self,
         map: &PfnMap,
+        offlining: &OfflineWindow,
         block: OwnedBlock,
         reserved: bool,
     ) -> Result<(), OwnedBlock> {
@@ -255,6 +313,13 @@ impl Arena {
             return Err(block);
         }
         let pfn = block.base_pfn();
+        // A block the host gave before it isolated a range it now takes
+        // offline (see `Rkmem::offline_range`): never keep it, or the
+        // offline would wait for it forever.
+        if offlining.covers(pfn) {
+            st.stats.grow_failures += 1;
+            return Err(block);
+        }
         let Some(slot) = st.buddy.vacant_slot() else {
             return Err(block);
         };
@@ -297,6 +362,45 @@ impl Arena {
             done += 1;
         }
         done
+    }
+
+    /// Memory offline: the block at `base_pfn`, which the map put in `slot`,
+    /// goes back to the host if it is wholly free (per-CPU lists drained
+    /// first for their pages to count). One lock hold; pages go back
+    /// outside it.
+    pub(crate) fn offline_block(&self, map: &PfnMap, slot: usize, base_pfn: u64) -> OfflineBlock {
+        let block = {
+            let mut st = self.state.lock();
+            let Some(meta) = st.buddy.block(slot) else {
+                return OfflineBlock::Gone;
+            };
+            if meta.base_pfn() != base_pfn {
+                return OfflineBlock::Gone;
+            }
+            let used = BLOCK_PAGES - meta.free_pages();
+            let Some(block) = st.buddy.take_whole_block(slot) else {
+                return OfflineBlock::InUse(used);
+            };
+            map.remove(base_pfn);
+            st.stats.shrinks += 1;
+            st.stats.offline_returned += 1;
+            block
+        };
+        drop(block);
+        OfflineBlock::Returned
+    }
+
+    /// Waits for an install running now to finish: one that starts later
+    /// sees what the caller wrote before (the host's isolation of a range).
+    pub(crate) fn fence_installs(&self) {
+        drop(self.state.lock());
+    }
+
+    /// Base pfn and free pages of the block in `slot`, if any (one short
+    /// lock hold: the `blocks` report walks slots one by one).
+    pub(crate) fn block_at(&self, slot: usize) -> Option<(u64, usize)> {
+        let st = self.state.lock();
+        st.buddy.block(slot).map(|m| (m.base_pfn(), m.free_pages()))
     }
 
     /// Wholly free blocks that [`Arena::shrink`] could give back now.

@@ -42,9 +42,10 @@ enum File {
     SlabTest,
     Mempools,
     MempoolTest,
+    Blocks,
 }
 
-const FILES: [(File, &CStr, u16); 14] = [
+const FILES: [(File, &CStr, u16); 15] = [
     (File::Topology, c_str!("topology"), 0o400),
     (File::Buddyinfo, c_str!("buddyinfo"), 0o400),
     (File::Zoneinfo, c_str!("zoneinfo"), 0o400),
@@ -59,6 +60,7 @@ const FILES: [(File, &CStr, u16); 14] = [
     (File::SlabTest, c_str!("slab_test"), 0o600),
     (File::Mempools, c_str!("mempools"), 0o400),
     (File::MempoolTest, c_str!("mempool_test"), 0o600),
+    (File::Blocks, c_str!("blocks"), 0o400),
 ];
 
 /// Creates every file in `dir`.
@@ -98,6 +100,7 @@ impl Rkmem {
             File::SlabTest => show_slab_test(out),
             File::Mempools => mempool::show_mempools(out),
             File::MempoolTest => mempool::show_mempool_test(out),
+            File::Blocks => self.show_blocks(out),
             File::Prefill | File::Shrink | File::Drain => Ok(()),
         }
         .map_err(fmt_err)
@@ -161,7 +164,7 @@ impl Rkmem {
         for arena in self.arenas.iter() {
             let s = arena.snapshot();
             writeln!(out, "Node {}, zone {:>8}", arena.node, arena.zone.name())?;
-            let rows: [(&str, u64); 14] = [
+            let rows: [(&str, u64); 15] = [
                 ("blocks", s.blocks as u64),
                 ("limit", s.limit as u64),
                 ("max_blocks", arena.max_blocks as u64),
@@ -180,6 +183,8 @@ impl Rkmem {
                 ),
                 ("fallback_in", arena.fallback_in.load(Relaxed)),
                 ("pcp_pages", arena.pcp_pages() as u64),
+                // Free blocks given back to a memory offline (in `shrinks`).
+                ("offline_returned", s.stats.offline_returned),
             ];
             for (name, value) in rows {
                 writeln!(out, "  {:<16} {}", name, value)?;
@@ -231,6 +236,27 @@ impl Rkmem {
         Ok(())
     }
 
+    /// Every block held: node, zone, base pfn, free pages (in the buddy;
+    /// per-CPU lists count as allocated). One slot per lock hold.
+    fn show_blocks(&self, out: &mut impl Write) -> core::fmt::Result {
+        for arena in self.arenas.iter() {
+            for slot in 0..arena.max_blocks {
+                let Some((pfn, free)) = arena.block_at(slot) else {
+                    continue;
+                };
+                writeln!(
+                    out,
+                    "node={} zone={} pfn={} free={}",
+                    arena.node,
+                    arena.zone.name(),
+                    pfn,
+                    free
+                )?;
+            }
+        }
+        Ok(())
+    }
+
     /// rkmem's own metadata against the memory it manages, as one figure:
     /// block metadata (objects of its own cache) plus the tables (per-slot
     /// tables and tags, the block map, the per-CPU lists). The host spends
@@ -257,6 +283,12 @@ impl Rkmem {
             )?;
         }
         writeln!(out, "  {:<16} {}", "blocks_held", blocks)?;
+        writeln!(
+            out,
+            "  {:<16} {}",
+            "offline_refused",
+            self.offline_refused.load(Relaxed)
+        )?;
         writeln!(out, "  {:<16} {}", "block_meta_bytes", per_block)?;
         writeln!(out, "  {:<16} {}", "table_bytes", tables)?;
         writeln!(out, "  {:<16} {}", "meta_bytes", total)?;

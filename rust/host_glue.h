@@ -286,4 +286,10 @@ unsigned long *rkmem_host_fault_probability(int kind);
 bool rkmem_host_should_fail(int kind, size_t size, bool can_sleep);
 unsigned int rkmem_host_gfp_flags(gfp_t gfp);
 
+/* ---- memory hotplug (rust/hotplug_glue.c, rust/host/memhotplug.rs) ---- */
+int rkmem_host_memory_notifier_register(void);
+void rkmem_host_memory_notifier_unregister(void);
+int rkmem_rust_memory_going_offline(unsigned long start_pfn, unsigned long nr_pages);
+void rkmem_rust_memory_offline_over(void);
+
 #endif /* _RKMEM_HOST_GLUE_H */

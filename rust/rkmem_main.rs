@@ -22,7 +22,8 @@ mod slab;
 #[allow(dead_code, unreachable_pub)]
 mod logic;
 
-use arena::{Arena, GrowError, OwnedBlock, PfnMap};
+use arena::{Arena, GrowError, OfflineBlock, OfflineWindow, OwnedBlock, PfnMap};
+use host::memhotplug::MemoryNotifier;
 use host::pages::{self, MetaCache};
 use host::percpu::CpuHotplug;
 use host::{DebugfsDir, HostBlock, Published, Shrinker, TakeError};
@@ -146,6 +147,24 @@ pub(crate) struct Rkmem {
     bad_input: [AtomicU64; BadInput::COUNT],
     /// Bytes of one block-metadata object in its cache.
     meta_object_size: usize,
+    /// Memory offlines refused because rkmem's pages there were in use.
+    offline_refused: AtomicU64,
+    /// The range a memory offline is taking away now, if any.
+    offlining: OfflineWindow,
+}
+
+/// A pfn range the host is taking offline, holding blocks of rkmem's.
+pub(crate) struct OfflineRange {
+    start: u64,
+    end: u64,
+}
+
+impl OfflineRange {
+    /// The base pfn of every block that has pages in the range.
+    fn block_pfns(&self) -> impl Iterator<Item = u64> {
+        let first = self.start - self.start % BLOCK_PAGES as u64;
+        (first..self.end).step_by(BLOCK_PAGES)
+    }
 }
 
 impl Rkmem {
@@ -198,6 +217,8 @@ impl Rkmem {
                 test <- new_mutex!(TestState { held: Held::new() }, "rkmem_test"),
                 bad_input: [const { AtomicU64::new(0) }; BadInput::COUNT],
                 meta_object_size,
+                offline_refused: AtomicU64::new(0),
+                offlining: OfflineWindow::new(),
             }),
             GFP_KERNEL,
         )
@@ -384,7 +405,7 @@ impl Rkmem {
             drop(block);
             return Err(GrowError::NoMemory);
         };
-        let result = target.install(&self.map, block, target.id == arena.id);
+        let result = target.install(&self.map, &self.offlining, block, target.id == arena.id);
         arena.end_growth(None);
         match result {
             Ok(()) => Ok(target.id),
@@ -590,6 +611,80 @@ impl Rkmem {
         freed
     }
 
+    /// Memory offline, first step: the host has isolated `[start, start +
+    /// nr)` to take it offline, so no new block comes from there. A growth
+    /// that took its block before and installs it now sees the range and
+    /// gives the block back ([`Arena::install`]), or has installed it (after
+    /// the fence below, the map shows it). `None` if rkmem holds no block
+    /// there: nothing to do, and the caches stay as they are.
+    pub(crate) fn offline_range(&self, start: u64, nr: u64) -> Option<OfflineRange> {
+        let range = OfflineRange {
+            start,
+            end: start.saturating_add(nr),
+        };
+        self.offlining.open(range.start, range.end);
+        for arena in self.arenas.iter() {
+            arena.fence_installs();
+        }
+        range
+            .block_pfns()
+            .any(|pfn| self.map.lookup(pfn).is_some())
+            .then_some(range)
+    }
+
+    /// Memory offline, second step (the slab layer has given its empty
+    /// slabs back): drains the per-CPU lists and gives every wholly free
+    /// block in the range back to the host, one block per lock hold.
+    /// `EBUSY` if pages of rkmem's are in use there: they cannot migrate,
+    /// so the offline could never finish. Free blocks go back either way.
+    pub(crate) fn offline_give_back(&self, range: OfflineRange) -> Result {
+        self.drain_all();
+        let (mut returned, mut in_use, mut used_pages) = (0, 0, 0);
+        for pfn in range.block_pfns() {
+            let Some(owner) = self.map.lookup(pfn) else {
+                continue;
+            };
+            let Some(arena) = self.arenas.get(owner.arena) else {
+                continue;
+            };
+            match arena.offline_block(&self.map, owner.slot, pfn) {
+                OfflineBlock::Returned => returned += 1,
+                OfflineBlock::InUse(pages) => {
+                    in_use += 1;
+                    used_pages += pages;
+                }
+                OfflineBlock::Gone => {}
+            }
+        }
+        if in_use == 0 {
+            if returned > 0 {
+                pr_info!(
+                    "offline of pfn range {:#x}-{:#x}: gave back {} free blocks\n",
+                    range.start,
+                    range.end - 1,
+                    returned
+                );
+            }
+            return Ok(());
+        }
+        self.offline_refused.fetch_add(1, Ordering::Relaxed);
+        pr_warn!(
+            "refusing offline of pfn range {:#x}-{:#x}: {} blocks in use ({} pages allocated; {} free blocks given back)\n",
+            range.start,
+            range.end - 1,
+            in_use,
+            used_pages,
+            returned
+        );
+        Err(EBUSY)
+    }
+
+    /// Memory offline, done or cancelled (also after a refusal): growth may
+    /// keep blocks of that range again (after a cancel it is back in use).
+    pub(crate) fn offline_over(&self) {
+        self.offlining.close();
+    }
+
     /// Unload: frees what the test knob holds, gives every free block back,
     /// and accounts for every block ever taken.
     fn teardown(&self) {
@@ -640,6 +735,7 @@ struct RkmemModule {
     /// The slab layer; torn down before the pages layer it allocates from.
     slabs: Option<host::slab::PublishedSlabs>,
     shrinker: Option<Shrinker>,
+    memory_notifier: Option<MemoryNotifier>,
     hotplug: Option<CpuHotplug>,
     state: Option<Published>,
     /// Block metadata objects; destroyed after the state (all freed).
@@ -671,6 +767,7 @@ impl kernel::Module for RkmemModule {
         )?);
         let hotplug = CpuHotplug::register()?;
         let shrinker = Shrinker::register()?;
+        let memory_notifier = MemoryNotifier::register()?;
         let dir = DebugfsDir::new(c_str!("rkmem"));
         debugfs::create_files(&dir);
         debugfs::create_slab_dirs(&dir, slabs.get());
@@ -687,6 +784,7 @@ impl kernel::Module for RkmemModule {
             mempools: Some(mempools),
             slabs: Some(slabs),
             shrinker: Some(shrinker),
+            memory_notifier: Some(memory_notifier),
             hotplug: Some(hotplug),
             state: Some(state),
             meta_cache: Some(meta_cache),
@@ -702,6 +800,7 @@ impl Drop for RkmemModule {
         debugfs::remove_slab_dirs();
         drop(self.debugfs.take());
         drop(self.shrinker.take());
+        drop(self.memory_notifier.take());
         drop(self.hotplug.take());
         if let (Some(pools), Some(state)) = (self.mempools.take(), self.state.as_ref()) {
             state.get().teardown_test_pools(pools.get());

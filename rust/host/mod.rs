@@ -5,6 +5,8 @@
 //! shrinker, the C API entry points), [`pages`] (`struct page` semantics and
 //! the metadata cache), [`percpu`] (per-CPU cells, CPU hotplug) and
 //! [`fault`] (fault injection points).
+//! the metadata cache), [`percpu`] (per-CPU cells, CPU hotplug) and
+//! [`memhotplug`] (the memory hotplug notifier).
 //!
 //! Everything that touches the kernel through raw pointers or C calls is
 //! wrapped here in a small safe type with a documented invariant:
@@ -28,6 +30,7 @@ use crate::logic::zonelist::ZoneType;
 use crate::Rkmem;
 
 pub(crate) mod fault;
+pub(crate) mod memhotplug;
 pub(crate) mod mempool;
 pub(crate) mod pages;
 pub(crate) mod percpu;

@@ -383,6 +383,17 @@ where
         self.detach(slot as usize)
     }
 
+    /// Takes out the block in `slot` if it is wholly free (memory offline
+    /// gives back the free blocks of a range, whatever their place on the
+    /// lists); `None` for an empty slot or a block with pages allocated.
+    /// Its metadata still describes it as whole, as [`Self::pop_whole_block`].
+    pub fn take_whole_block(&mut self, slot: usize) -> Option<B> {
+        if !self.slots.get(slot)?.as_deref()?.is_whole() {
+            return None;
+        }
+        self.detach(slot)
+    }
+
     /// Takes out whatever block is in `slot`, wholly free or not: only for
     /// teardown of a module whose clients leaked memory, where the caller
     /// decides what to do with pages still allocated. The block's metadata
@@ -626,6 +637,81 @@ mod tests {
             }
             assert_eq!(popped.len(), blocks);
             assert_eq!(a.blocks(), 0);
+        }
+    }
+
+    #[test]
+    fn take_whole_block_takes_only_free_blocks() {
+        let mut a = arena(3);
+        let (pfn, slot) = a.alloc(0).unwrap();
+        let other = (0..3).find(|&s| s != slot).unwrap();
+        assert!(a.take_whole_block(slot).is_none(), "a page is allocated");
+        assert!(a.take_whole_block(7).is_none(), "out of range");
+        let before = a.free_pages();
+        let b = a.take_whole_block(other).unwrap();
+        assert!(b.is_whole());
+        assert_eq!(a.blocks(), 2);
+        assert_eq!(a.free_pages(), before - BLOCK_PAGES);
+        assert!(a.block(other).is_none());
+        assert!(a.take_whole_block(other).is_none(), "slot now empty");
+        a.verify().unwrap();
+        // The rest still works: the partly used block serves and merges.
+        let (q, s2) = a.alloc(MAX_ORDER - 1).unwrap();
+        a.free(s2, q, MAX_ORDER - 1).unwrap();
+        a.free(slot, pfn, 0).unwrap();
+        a.verify().unwrap();
+        assert!(
+            a.take_whole_block(slot).is_some(),
+            "whole again after the free"
+        );
+        assert_eq!(a.blocks(), 1);
+        // The taken block can be added again, and is whole.
+        assert!(a.add_block(other, b).is_ok());
+        assert_eq!(a.nr_free(MAX_ORDER), 2);
+        a.verify().unwrap();
+    }
+
+    /// Random use, then every wholly free block taken by slot: exactly the
+    /// whole blocks go, the rest keep serving, totals always add up.
+    #[test]
+    fn property_take_whole_blocks_by_slot() {
+        for seed in 1..=20u64 {
+            let mut rng = XorShift(seed.wrapping_mul(0x2545_F491_4F6C_DD1D));
+            let blocks = 2 + (rng.next() % 6) as usize;
+            let mut a = arena(blocks);
+            let mut live = vec![];
+            for _ in 0..(rng.next() % 40) {
+                let order = (rng.next() % 4) as u32;
+                if let Some(got) = a.alloc(order) {
+                    live.push((got, order));
+                }
+                if rng.next().is_multiple_of(3) && !live.is_empty() {
+                    let ((pfn, slot), order) = live.swap_remove(0);
+                    a.free(slot, pfn, order).unwrap();
+                }
+            }
+            let used: std::collections::BTreeSet<usize> =
+                live.iter().map(|((_, s), _)| *s).collect();
+            let mut taken = 0;
+            for slot in 0..blocks {
+                match a.take_whole_block(slot) {
+                    Some(b) => {
+                        assert!(!used.contains(&slot), "seed {seed}: took a used block");
+                        assert_eq!(b.free_pages(), BLOCK_PAGES);
+                        taken += 1;
+                    }
+                    None => assert!(used.contains(&slot), "seed {seed}: left a whole block"),
+                }
+                a.verify().unwrap();
+            }
+            assert_eq!(taken + used.len(), blocks);
+            assert_eq!(a.blocks(), used.len());
+            assert_eq!(a.nr_free(MAX_ORDER), 0);
+            for ((pfn, slot), order) in live {
+                a.free(slot, pfn, order).unwrap();
+            }
+            a.verify().unwrap();
+            assert_eq!(a.nr_free(MAX_ORDER), used.len());
         }
     }
 
