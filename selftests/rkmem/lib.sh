@@ -131,13 +131,16 @@ read_topology() {
 
 # check_if NEED DESCRIPTION COMMAND [WORD...]: check, or a KTAP skip when
 # the topology lacks what the test needs: n1 (a second node with Normal
-# memory), c1 (a second CPU), movable (a Movable arena).
+# memory), c1 (a second CPU), n1cpu (N1 with a CPU: C1 is on N1),
+# movable (a Movable arena).
 check_if() {
     local need=$1 d=$2 why=
     case $need in
     n1) [ -n "$N1" ] || why="a second node with Normal memory" ;;
     c1) [ -n "$C1" ] || why="a second online CPU" ;;
     movable) [ -n "$NMOV" ] || why="a Movable arena" ;;
+    n1cpu) [ -n "$N1" ] && [ -n "$C1" ] && [ "$(cpu_node "$C1")" = "$N1" ] ||
+        why="second node with Normal memory and a CPU" ;;
     *) echo "# check_if: unknown need '$need'"; why=$need ;;
     esac
     if [ -n "$why" ]; then ktap_test_skip "$d (this topology has no $why)"; return; fi
