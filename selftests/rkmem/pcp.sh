@@ -10,7 +10,10 @@ ERANGE="Numerical result out of range"
 # NF: the far node N1, or N0 on one node; C1's online file (CPU hotplug).
 NF=${N1:-$N0}
 ONLINE1=/sys/devices/system/cpu/cpu${C1:-1}/online
-NODMA=$(for n in 1 2 3 4 5 6 7 8; do nodes_with DMA | grep -qx "$n" || { echo "$n"; break; }; done)
+# An arena that does not exist: DMA of a node with memory but none of it,
+# or (one node) Highmem of N0.
+BADZONE="node=$N0 zone=Highmem"
+for n in $(nodes_with_memory); do nodes_with DMA | grep -qx "$n" || { BADZONE="node=$n zone=DMA"; break; }; done
 
 ktap_print_header
 ktap_set_plan 13
@@ -211,7 +214,7 @@ pcp|$ERANGE|high=1025 batch=1
 pcp|$ERANGE|high=1024 batch=257
 pcp|$ERANGE|high=100 batch=10 node=9 zone=Normal
 pcp|$EINVAL|high=100 batch=10 node=0 zone=Bogus
-pcp|$EINVAL|high=100 batch=10 node=$NODMA zone=DMA
+pcp|$EINVAL|high=100 batch=10 $BADZONE
 pcp|$EINVAL|garbage
 pcp|$EINVAL|high=100
 pcp|$EINVAL|high=100 batch=10 node=0
@@ -219,7 +222,7 @@ pcp|$EINVAL|high=100 batch=10 extra=1
 pcp|$EINVAL|high=-1 batch=1
 drain|$EINVAL|everything
 drain|$EINVAL|all node=0
-drain|$EINVAL|node=$NODMA zone=DMA
+drain|$EINVAL|$BADZONE
 drain|$ERANGE|node=9 zone=Normal
 EOF
 }

@@ -47,12 +47,15 @@ check "host shrinker (debugfs scan) gives back blocks of that node" host_shrinke
 reset_rkmem
 
 memory_pressure() {
-    local held free target out
-    knob prefill "node=${N1:-$N0} zone=Normal blocks=256" >/dev/null || return 1
+    local held free target out n=${N1:-$N0} blocks=256 max
+    # 1 GiB, or a third of the arena if that is less (1 GiB of Normal on one node).
+    max=$(sed -n "s/^node=$n zone=Normal .*max=//p" "$D/limit")
+    [ $((max / 3)) -ge $blocks ] || blocks=$((max / 3))
+    knob prefill "node=$n zone=Normal blocks=$blocks" >/dev/null || return 1
     free=$(mem_free_kb)
     # Ask for more than is free: the host must reclaim rkmem's free blocks.
     target=$((free + 400 * 1024))
-    echo "# rkmem holds 1 GiB free; MemFree $free kB; a program takes $target kB"
+    echo "# rkmem holds $((blocks * 4)) MiB free; MemFree $free kB; a program takes $target kB"
     out=$(python3 -c '
 import sys
 target, chunk, held = int(sys.argv[1]) * 1024, 32 << 20, []
@@ -60,8 +63,9 @@ while sum(map(len, held)) < target:
     held.append(bytearray(b"\x01") * chunk)
 print("done", sum(map(len, held)) >> 20, "MiB")
 ' "$target" 2>&1)
-    echo "# program: $out; rkmem node ${N1:-$N0} Normal now holds $(zinfo "${N1:-$N0}" Normal blocks) blocks, $(zinfo "${N1:-$N0}" Normal shrinks) given back"
-    [[ $out == done* ]] && [ "$(zinfo "${N1:-$N0}" Normal blocks)" -lt 256 ] && [ "$(zinfo "${N1:-$N0}" Normal shrinks)" -ge 100 ]
+    echo "# program: $out; rkmem node $n Normal now holds $(zinfo "$n" Normal blocks) blocks, $(zinfo "$n" Normal shrinks) given back"
+    [[ $out == done* ]] && [ "$(zinfo "$n" Normal blocks)" -lt "$blocks" ] &&
+    [ "$(zinfo "$n" Normal shrinks)" -ge $((blocks * 100 / 256)) ]
 }
 check "under host memory pressure the shrinker gives memory back" memory_pressure
 reset_rkmem
