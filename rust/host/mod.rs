@@ -3,10 +3,9 @@
 //!
 //! Split by topic: this file (topology, host blocks, locks, debugfs,
 //! shrinker, the C API entry points), [`pages`] (`struct page` semantics and
-//! the metadata cache), [`percpu`] (per-CPU cells, CPU hotplug) and
-//! [`fault`] (fault injection points).
-//! the metadata cache), [`percpu`] (per-CPU cells, CPU hotplug) and
-//! [`memhotplug`] (the memory hotplug notifier).
+//! the metadata cache), [`percpu`] (per-CPU cells, CPU hotplug), [`fault`]
+//! (fault injection points), [`memhotplug`] (the memory hotplug notifier),
+//! [`mempool`] and [`slab`] (those layers' host needs).
 //!
 //! Everything that touches the kernel through raw pointers or C calls is
 //! wrapped here in a small safe type with a documented invariant:
