@@ -10,7 +10,10 @@
 #   make vm CMD='…' run CMD in the VM with rkmem loaded
 #   make bench      rkmem against the host allocator, on the perf kernel
 #                   (medians over BOOTS=3 VM boots)
-#   make soak       long stress with CPU hotplug and knobs (SOAK_SECS=120)
+#   make stress     everything at once for DURATION s (default 120; make
+#                   check runs 60): clients, hotplug, knobs, hog, faults;
+#                   FLAVOUR=kasan runs it on the KASAN kernel
+#   make soak       the same (an older name)
 #   make lint       rustfmt, checkpatch and clippy
 #   make clean
 #
@@ -30,7 +33,7 @@ export RKMEM_CACHE ?= $(HOME)/.cache/rkmem
 kdir = $(or $(KDIR),$$($(SETUP) kdir $(FLAVOUR)))
 kmake = eval "$$($(SETUP) env)"; $(MAKE) -C "$(kdir)" M=$(CURDIR) LLVM=$$LLVM RUSTC=$$RUSTC BINDGEN=$$BINDGEN
 
-.PHONY: all module setup run check unit vm bench soak lint clean
+.PHONY: all module setup run check unit vm bench stress soak lint clean
 
 all: module
 
@@ -68,10 +71,14 @@ check: module
 vm: module
 	@KDIR="$(kdir)" qemu/run -- sh -c '$(CMD)'
 
-# Long soaks are not part of check (debug kernel, lockdep on).
-soak: module
-	@KDIR="$(kdir)" qemu/run -- env SOAK_SECS=$(or $(SOAK_SECS),120) \
-		selftests/rkmem/run_kselftest.sh soak.sh
+# make stress: the soak of selftests/rkmem/stress.sh for DURATION seconds
+# (make check runs 60 s of it); debug kernel, lockdep on, or FLAVOUR=kasan.
+DURATION ?= 120
+stress: module
+	@KDIR="$(kdir)" qemu/run -- env STRESS_SECS=$(DURATION) \
+		selftests/rkmem/run_kselftest.sh stress.sh
+
+soak: stress
 
 # Style as the kernel checks it: rustfmt with its .rustfmt.toml, checkpatch
 # on the C files, clippy on the pure logic.
