@@ -23,8 +23,8 @@ use kernel::bindings;
 use kernel::prelude::*;
 use kernel::sync::lock::{Backend, Lock};
 
-use crate::logic::order::BLOCK_PAGES;
 use crate::logic::bad_input::BadInput;
+use crate::logic::order::BLOCK_PAGES;
 use crate::logic::zonelist::ZoneType;
 use crate::Rkmem;
 
