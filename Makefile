@@ -15,11 +15,15 @@
 #   make clean
 #
 # KDIR=/path/to/built/kernel uses another tree instead of the cached one.
+# The VM's topology (run, check, vm, soak, bench): NODES (2), CPUS (2, at
+# most 8) and MEM_PER_NODE (3G; or one size per node, 0 for a memoryless
+# node: MEM_PER_NODE=3G,3G,0); see qemu/run. Empty means the default.
 
 FLAVOUR ?= debug
 # make bench: VM boots to take medians over (TCG ratios vary by boot)
 BOOTS ?= 3
 SETUP := $(CURDIR)/tools/setup.sh
+export NODES CPUS MEM_PER_NODE
 export RKMEM_CACHE ?= $(HOME)/.cache/rkmem
 
 # Resolved after `setup` has run (the key needs the installed toolchain).

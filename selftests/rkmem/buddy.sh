@@ -26,10 +26,10 @@ whole_blocks_only() { # every arena's buddyinfo: all free memory in order-10 blo
 
 split_merge() {
     knob shrink all >/dev/null
-    knob test "alloc node=0 zone=Normal order=0 count=300" >/dev/null &&
-    knob test "alloc node=0 zone=Normal order=3 count=40" >/dev/null &&
-    knob test "alloc node=0 zone=Normal order=9 count=3" >/dev/null &&
-    knob test "alloc node=0 zone=Normal order=1 count=77" >/dev/null || return 1
+    knob test "alloc node=$N0 zone=Normal order=0 count=300" >/dev/null &&
+    knob test "alloc node=$N0 zone=Normal order=3 count=40" >/dev/null &&
+    knob test "alloc node=$N0 zone=Normal order=9 count=3" >/dev/null &&
+    knob test "alloc node=$N0 zone=Normal order=1 count=77" >/dev/null || return 1
     ! whole_blocks_only || { echo "# nothing was split?"; return 1; }
     knob test verify >/dev/null || return 1
     knob test free >/dev/null
@@ -37,7 +37,7 @@ split_merge() {
     knob drain all >/dev/null || return 1
     whole_blocks_only || { cat "$D/buddyinfo"; return 1; }
     local free blocks
-    free=$(zinfo 0 Normal free_pages) blocks=$(zinfo 0 Normal blocks)
+    free=$(zinfo "$N0" Normal free_pages) blocks=$(zinfo "$N0" Normal blocks)
     [ "$free" = $((blocks * 1024)) ] || { echo "# free $free, blocks $blocks"; return 1; }
     knob test verify >/dev/null
 }
@@ -47,7 +47,7 @@ buddyinfo_restored() {
     knob shrink all >/dev/null
     local start
     start=$(cat "$D/buddyinfo")
-    knob test "alloc node=1 zone=Normal order=2 count=500" >/dev/null || return 1
+    knob test "alloc node=${N1:-$N0} zone=Normal order=2 count=500" >/dev/null || return 1
     knob test free >/dev/null
     knob shrink all >/dev/null
     [ "$start" = "$(cat "$D/buddyinfo")" ] || { echo "# buddyinfo differs"; cat "$D/buddyinfo"; return 1; }
@@ -56,54 +56,63 @@ check "buddyinfo back to the start state after freeing everything" buddyinfo_res
 
 fallback_order() {
     # GFP_KERNEL-style requests fall back to DMA32 only into blocks it
-    # already holds (no growth there): give it one.
-    knob prefill "node=0 zone=DMA32 blocks=1" >/dev/null &&
-    knob limit "node=1 zone=Normal blocks=1" >/dev/null &&
-    knob limit "node=0 zone=Normal blocks=1" >/dev/null &&
-    knob test "alloc node=1 zone=Normal order=10 count=3" >/dev/null || return 1
-    local a b c
-    a=$(landed 1 Normal) b=$(landed 0 Normal) c=$(landed 0 DMA32)
-    echo "# landed: node1/Normal $a, node0/Normal $b, node0/DMA32 $c"
-    [ "$a" = 1 ] && [ "$b" = 1 ] && [ "$c" = 1 ] || return 1
-    grep -q "fallback_to      node=0 zone=Normal 1" "$D/zoneinfo" &&
-    grep -q "fallback_to      node=0 zone=DMA32 1" "$D/zoneinfo"
+    # already holds (no growth there): give it one. Every Normal arena is
+    # capped at one block: N1's first, then the other nodes' Normal (in
+    # zonelist order), then N0's DMA32.
+    local n normals=0 ok=0 got
+    knob prefill "node=$N0 zone=DMA32 blocks=1" >/dev/null || return 1
+    for n in $(nodes_with Normal); do
+        knob limit "node=$n zone=Normal blocks=1" >/dev/null || return 1
+        normals=$((normals + 1))
+    done
+    knob test "alloc node=$N1 zone=Normal order=10 count=$((normals + 1))" >/dev/null || return 1
+    for n in $(nodes_with Normal); do
+        got=$(landed "$n" Normal)
+        echo "# landed on node $n Normal: $got"
+        [ "$got" = 1 ] || ok=1
+        [ "$n" = "$N1" ] || grep -q "fallback_to      node=$n zone=Normal 1" "$D/zoneinfo" ||
+            { echo "# no fallback_to node=$n zone=Normal 1"; ok=1; }
+    done
+    echo "# landed on node $N0 DMA32: $(landed "$N0" DMA32)"
+    [ "$(landed "$N0" DMA32)" = 1 ] && grep -q "fallback_to      node=$N0 zone=DMA32 1" "$D/zoneinfo" || ok=1
+    return $ok
 }
-check "capped node falls back: far node Normal, then DMA32" fallback_order
+check_if n1 "capped node falls back: the other nodes' Normal, then DMA32" fallback_order
 knob test free >/dev/null
 
 thisnode_never_falls_back() {
-    # node 1 Normal is capped at one block: a second order-10 chunk must fail.
+    # node N1 Normal is capped at one block: a second order-10 chunk must fail.
     local err
-    err=$(knob test "alloc node=1 zone=Normal order=10 count=2 thisnode") && return 1
+    err=$(knob test "alloc node=$N1 zone=Normal order=10 count=2 thisnode") && return 1
     [ "$err" = "Cannot allocate memory" ] || { echo "# got '$err'"; return 1; }
-    [ "$(landed 1 Normal)" = 1 ] && [ "$(landed 0 Normal)" = 0 ] &&
-    [ "$(zinfo 1 Normal alloc_failures)" -ge 1 ]
+    [ "$(landed "$N1" Normal)" = 1 ] && [ "$(landed "$N0" Normal)" = 0 ] &&
+    [ "$(zinfo "$N1" Normal alloc_failures)" -ge 1 ]
 }
-check "thisnode requests never leave the node" thisnode_never_falls_back
+check_if n1 "thisnode requests never leave the node" thisnode_never_falls_back
 knob test free >/dev/null
 reset_rkmem
 
 movable_only_when_asked() {
-    knob test "alloc node=1 zone=Normal order=10 count=4" >/dev/null || return 1
-    [ "$(landed 1 Movable)" = 0 ] || return 1
+    knob test "alloc node=$NMOV zone=Normal order=10 count=4" >/dev/null || return 1
+    [ "$(landed "$NMOV" Movable)" = 0 ] || return 1
     knob test free >/dev/null
-    knob test "alloc node=1 zone=Movable order=0 count=8" >/dev/null &&
-    [ "$(landed 1 Movable)" = 8 ]
+    knob test "alloc node=$NMOV zone=Movable order=0 count=8" >/dev/null &&
+    [ "$(landed "$NMOV" Movable)" = 8 ]
 }
-check "Movable is used only when asked for" movable_only_when_asked
+check_if movable "Movable is used only when asked for" movable_only_when_asked
 knob test free >/dev/null
 
 bad_frees() {
     local before_bad
     kmsg_mark
-    knob test "alloc node=0 zone=Normal order=2 count=2" >/dev/null || return 1
-    before_bad=$(zinfo 0 Normal bad_frees)
+    knob test "alloc node=$N0 zone=Normal order=2 count=2" >/dev/null || return 1
+    before_bad=$(zinfo "$N0" Normal bad_frees)
     local bi
     bi=$(cat "$D/buddyinfo")
     knob test badfree >/dev/null || return 1
     # badfree freed one order-2 chunk properly (onto a per-CPU list), then
     # the three bad frees.
-    [ "$(zinfo 0 Normal bad_frees)" = $((before_bad + 2)) ] || { echo "# bad_frees $(zinfo 0 Normal bad_frees)"; return 1; }
+    [ "$(zinfo "$N0" Normal bad_frees)" = $((before_bad + 2)) ] || { echo "# bad_frees $(zinfo "$N0" Normal bad_frees)"; return 1; }
     grep -Eq "^  unowned_frees +[1-9]" "$D/zoneinfo" || return 1
     kmsg | grep -q "rkmem: refused free of pfn" || { echo "# no report in dmesg"; return 1; }
     knob test verify >/dev/null
@@ -115,25 +124,25 @@ atomic_growth() {
     knob shrink all >/dev/null
     # Grows with GFP_NOWAIT inside a preempt-disabled section: a sleep would
     # be reported by DEBUG_ATOMIC_SLEEP and fail the run.
-    knob test "alloc node=1 zone=Normal order=0 count=200 atomic" >/dev/null &&
-    [ "$(landed 1 Normal)" = 200 ] && [ "$(zinfo 1 Normal grows)" -ge 1 ]
+    knob test "alloc node=${N1:-$N0} zone=Normal order=0 count=200 atomic" >/dev/null &&
+    [ "$(landed "${N1:-$N0}" Normal)" = 200 ] && [ "$(zinfo "${N1:-$N0}" Normal grows)" -ge 1 ]
 }
 check "atomic allocations grow without sleeping" atomic_growth
 reset_rkmem
 
 zone_mismatch_detected() {
-    # Take node 0's Normal zone dry of whole blocks: the host then serves a
+    # Take node N0's Normal zone dry of whole blocks: the host then serves a
     # Normal|THISNODE request from DMA32 (its zonelist), which rkmem must
     # notice, give back at once and count, and prefill reports -ENOMEM.
     local max m0 m1 held err
-    max=$(sed -n 's/^node=0 zone=Normal .*max=//p' "$D/limit")
+    max=$(sed -n "s/^node=$N0 zone=Normal .*max=//p" "$D/limit")
     m0=$(mem_free_kb)
-    err=$(knob prefill "node=0 zone=Normal blocks=$max") && { echo "# the whole zone was free?"; return 1; }
+    err=$(knob prefill "node=$N0 zone=Normal blocks=$max") && { echo "# the whole zone was free?"; return 1; }
     m1=$(mem_free_kb)
-    held=$(zinfo 0 Normal blocks)
-    echo "# prefill: '$err'; held $held of $max blocks; mismatches $(zinfo 0 Normal zone_mismatches); MemFree -$(( (m0 - m1) / 1024 )) MiB"
-    [ "$err" = "Cannot allocate memory" ] && [ "$(zinfo 0 Normal zone_mismatches)" -ge 1 ] &&
-    [ "$(zinfo 0 DMA32 blocks)" = 0 ] &&
+    held=$(zinfo "$N0" Normal blocks)
+    echo "# prefill: '$err'; held $held of $max blocks; mismatches $(zinfo "$N0" Normal zone_mismatches); MemFree -$(( (m0 - m1) / 1024 )) MiB"
+    [ "$err" = "Cannot allocate memory" ] && [ "$(zinfo "$N0" Normal zone_mismatches)" -ge 1 ] &&
+    [ "$(zinfo "$N0" DMA32 blocks)" = 0 ] &&
     # nothing beyond the held blocks left the host (20 MiB of slack for noise)
     [ $(( (m0 - m1) / 1024 )) -le $(( held * 4 + 20 )) ]
 }

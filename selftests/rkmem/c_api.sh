@@ -33,7 +33,7 @@ concurrent_stress() {
     wait
     kmsg | grep rkmem_client | sed 's/^/# /'
     [ $status = 0 ] && rmmod rkmem_client && knob test verify >/dev/null &&
-    kmsg | grep -q "rkmem_client: stress: [0-9]* allocations on 2 CPUs, 0 broken tags" &&
+    kmsg | grep -q "rkmem_client: stress: [0-9]* allocations on $NCPUS CPUs, 0 broken tags" &&
     [ "$(zsum bad_frees)" = "$bad_before" ]
 }
 check "concurrent alloc/free on every CPU with shrinks: no page given twice" concurrent_stress

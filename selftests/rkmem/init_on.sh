@@ -22,7 +22,7 @@ fi
 initcheck() {
     kmsg_mark
     # One CPU: the freed chunk must come back from that CPU's list.
-    taskset -c 0 insmod "$CLIENT" initcheck=1 || { kmsg | grep rkmem_client | sed 's/^/# /'; return 1; }
+    taskset -c "$C0" insmod "$CLIENT" initcheck=1 || { kmsg | grep rkmem_client | sed 's/^/# /'; return 1; }
     rmmod rkmem_client
     kmsg | grep "rkmem_client: initcheck" | sed 's/^/# /'
     kmsg | grep -q "rkmem_client: initcheck: 0 not zeroed on free, 0 not zeroed on alloc"
@@ -42,7 +42,7 @@ check "object caches: the slab client's checks pass with init_on_alloc/init_on_f
 slab_stress() {
     slab_client slabstress=1000000000 slabstress_secs=3 || { slab_client_gone; return 1; }
     slab_client_gone &&
-    kmsg | grep -Eq "rkmem_slab_client: slabstress: [0-9]+ allocations on 2 CPUs, [0-9]+ in hard irq, 0 broken stamps" &&
+    kmsg | grep -Eq "rkmem_slab_client: slabstress: [0-9]+ allocations on $NCPUS CPUs, [0-9]+ in hard irq, 0 broken stamps" &&
     no_slab_bug && no_splat
 }
 check "object caches: stress with remote frees, no object given twice, none reported" slab_stress

@@ -60,8 +60,8 @@ check "__GFP_ZERO zeroes cache objects (alloc, alloc_node, bulk)" client_check z
 check "bulk alloc/free of 16 and 1000 objects: all distinct and valid" client_check bulk=1
 
 all_at_once() {
-    # Everything again in one load, from CPU 1.
-    CLIENT_CPU=1 client_check
+    # Everything again in one load, from CPU C1 (C0 on one CPU).
+    CLIENT_CPU=${C1:-$C0} client_check
 }
 check "every basic check in one load" all_at_once
 

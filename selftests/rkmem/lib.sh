@@ -79,6 +79,75 @@ cpu_list() {
     for r in $(tr ',' ' ' < "$1"); do seq "${r%-*}" "${r#*-}"; done
 }
 
+# The VM's topology is read here, not assumed: qemu/run also boots 1 node,
+# 4 nodes with 4 or 8 CPUs and memoryless nodes (NODES=, CPUS=,
+# MEM_PER_NODE=). The tests name their nodes and CPUs by role:
+#   N0    the first node with a DMA32 and a Normal arena (the standard
+#         topology's node 0);
+#   N1    another node with a Normal arena, one with an online CPU if there
+#         is one (node 1); empty if there is none (one node);
+#   NMOV  a node with a Movable arena, N1's if it has one (node 1);
+#   C0    the first online CPU of N0 (CPU 0);
+#   C1    another online CPU, one of N1's if it has any (CPU 1); empty on one
+#         CPU;
+#   NCPUS the online CPUs; NNODES the online nodes (with or without memory).
+# cpu_node CPU: the node of a CPU.
+cpu_node() { local n; n=$(ls -d /sys/devices/system/cpu/cpu"$1"/node* 2>/dev/null | head -1); echo "${n##*node}"; }
+# node_cpus NODE: the online CPUs of a node, one a line.
+node_cpus() {
+    local c
+    for c in $(cpu_list /sys/devices/system/node/node"$1"/cpulist 2>/dev/null); do
+        [ "$c" = 0 ] || [ "$(cat /sys/devices/system/cpu/cpu"$c"/online 2>/dev/null)" != 0 ] && echo "$c"
+    done
+}
+# online_cpus: the online CPUs, one a line.
+online_cpus() { cpu_list /sys/devices/system/cpu/online; }
+# nodes_with ZONE: the nodes with an arena of that zone, one a line.
+nodes_with() { arenas | awk -v z="$1" '$2 == z { print $1 }' | sort -un; }
+# nodes_with_memory: the nodes with any arena (memoryless nodes have none).
+nodes_with_memory() { arenas | cut -d' ' -f1 | sort -un; }
+read_topology() {
+    local n c
+    N0= N1= NMOV= C0= C1=
+    for n in $(nodes_with DMA32); do
+        nodes_with Normal | grep -qx "$n" && { N0=$n; break; }
+    done
+    [ -n "$N0" ] || N0=$(nodes_with Normal | head -1)
+    for n in $(nodes_with Normal); do
+        [ "$n" != "$N0" ] || continue
+        [ -n "$N1" ] || N1=$n
+        [ -z "$(node_cpus "$n")" ] || { N1=$n; break; }
+    done
+    NMOV=$(nodes_with Movable | head -1)
+    [ -n "$N1" ] && nodes_with Movable | grep -qx "$N1" && NMOV=$N1
+    C0=$(node_cpus "$N0" | head -1)
+    [ -n "$C0" ] || C0=$(online_cpus | head -1)
+    [ -z "$N1" ] || C1=$(node_cpus "$N1" | head -1)
+    [ -n "$C1" ] || C1=$(online_cpus | grep -vx "$C0" | head -1)
+    NCPUS=$(online_cpus | wc -l)
+    NNODES=$(cpu_list /sys/devices/system/node/online | wc -l)
+}
+[ -d "$D" ] && read_topology
+
+# check_if NEED DESCRIPTION COMMAND [WORD...]: check, or a KTAP skip when
+# the topology lacks what the test needs: n1 (a second node with Normal
+# memory), c1 (a second CPU), n1cpu (N1 with a CPU: C1 is on N1),
+# movable (a Movable arena).
+check_if() {
+    local need=$1 d=$2 why=
+    case $need in
+    n1) [ -n "$N1" ] || why="a second node with Normal memory" ;;
+    c1) [ -n "$C1" ] || why="a second online CPU" ;;
+    movable) [ -n "$NMOV" ] || why="a Movable arena" ;;
+    n1cpu) [ -n "$N1" ] && [ -n "$C1" ] && [ "$(cpu_node "$C1")" = "$N1" ] ||
+        why="second node with Normal memory and a CPU" ;;
+    *) echo "# check_if: unknown need '$need'"; why=$need ;;
+    esac
+    if [ -n "$why" ]; then ktap_test_skip "$d (this topology has no $why)"; return; fi
+    shift
+    check "$@"
+}
+
 # on_cpu CPU COMMAND [WORD...]: run a function or command in a subshell bound
 # to CPU (debugfs writes then run on that CPU).
 on_cpu() { ( taskset -pc "$1" "$BASHPID" >/dev/null && shift && "$@" ); }
@@ -130,11 +199,12 @@ no_splat() {
 # word-splits its arguments: pass a function and simple words only.
 check() { local d=$1; shift; ktap_test_result "$d" "$@"; }
 
-# irqstress_clean BAD_FREES_BEFORE: what the client's irqstress must leave,
-# since kmsg_mark: hard-IRQ allocations on 2 CPUs with 0 broken tags, no new
-# refused free, the buddy invariants intact, no splat.
+# irqstress_clean BAD_FREES_BEFORE [CPUS]: what the client's irqstress must
+# leave, since kmsg_mark: hard-IRQ allocations on every online CPU (or CPUS)
+# with 0 broken tags, no new refused free, the buddy invariants intact, no
+# splat.
 irqstress_clean() {
-    kmsg | grep -Eq "rkmem_client: irqstress: [0-9]+ allocations \([1-9][0-9]* in hard irq\) on 2 CPUs, 0 broken tags" &&
+    kmsg | grep -Eq "rkmem_client: irqstress: [0-9]+ allocations \([1-9][0-9]* in hard irq\) on ${2:-$NCPUS} CPUs, 0 broken tags" &&
     [ "$(zsum bad_frees)" = "$1" ] && knob test verify >/dev/null && no_splat
 }
 

@@ -18,7 +18,7 @@ unload_clean() {
 }
 
 unload_removes_debugfs() {
-    knob test "alloc node=0 zone=Normal order=0 count=10" >/dev/null || return 1
+    knob test "alloc node=$N0 zone=Normal order=0 count=10" >/dev/null || return 1
     unload_clean && [ ! -e "$D" ]
 }
 check "unload (with pages still held) returns all, removes debugfs" unload_removes_debugfs
@@ -28,9 +28,9 @@ cycles_leak_nothing() {
     before=$(mem_free_kb)
     for i in $(seq 20); do
         insmod "$RKMEM_KO" || return 1
-        knob test "alloc node=0 zone=Normal order=0 count=100" >/dev/null &&
-        knob test "alloc node=1 zone=Movable order=3 count=10" >/dev/null &&
-        knob test "alloc node=1 zone=Normal order=10 count=2" >/dev/null &&
+        knob test "alloc node=$N0 zone=Normal order=0 count=100" >/dev/null &&
+        knob test "alloc node=$NMOV zone=Movable order=3 count=10" >/dev/null &&
+        knob test "alloc node=${N1:-$N0} zone=Normal order=10 count=2" >/dev/null &&
         knob test "free count=5" >/dev/null || return 1
         unload_clean || { echo "# cycle $i"; return 1; }
     done

@@ -74,7 +74,7 @@ hammer() {
     echo "# the shell hammered $i times; hs: $(grep '^hs ' "$MPF")"
 }
 
-STRESS_RE="rkmem_mempool_client: mempoolstress: [0-9]+ allocations on 2 CPUs, [1-9][0-9]* in hard irq, [1-9][0-9]* reserve allocs, [1-9][0-9]* waits, 0 broken stamps"
+STRESS_RE="rkmem_mempool_client: mempoolstress: [0-9]+ allocations on $NCPUS CPUs, [1-9][0-9]* in hard irq, [1-9][0-9]* reserve allocs, [1-9][0-9]* waits, 0 broken stamps"
 
 stress() {
     local stop=/tmp/rkmem-mempoolstress status bad

@@ -53,31 +53,33 @@ invalid_node_warns_once() {
 }
 check "invalid node ids: NULL and one rate-limited 'invalid node' warning" invalid_node_warns_once
 
-# Node 1 Normal: no free block and no growth.
+# The client's failnode: N1 (N0 on one node), its Normal arena capped with
+# no free block and no growth.
+FN=${N1:-$N0}
 cap_node1() {
     reset_rkmem
-    knob limit "node=1 zone=Normal blocks=$(zinfo 1 Normal blocks)" >/dev/null
+    knob limit "node=$FN zone=Normal blocks=$(zinfo "$FN" Normal blocks)" >/dev/null
 }
 
 failure_warns_once() {
     local f0 n
     cap_node1 || return 1
-    f0=$(zinfo 1 Normal alloc_failures)
+    f0=$(zinfo "$FN" Normal alloc_failures)
     new_window
-    client failburst=20 || return 1
+    client failnode="$FN" failburst=20 || return 1
     n=$(kmsg | grep -c "rkmem: page allocation failure")
-    echo "# 'page allocation failure' lines: $n; node 1 Normal alloc_failures +$(($(zinfo 1 Normal alloc_failures) - f0))"
+    echo "# 'page allocation failure' lines: $n; node $FN Normal alloc_failures +$(($(zinfo "$FN" Normal alloc_failures) - f0))"
     [ "$n" = 1 ] &&
-    kmsg | grep -Eq "rkmem: page allocation failure: order:10, mode:0x[0-9a-f]+\(GFP_KERNEL\|__GFP_THISNODE\), nid=1" &&
+    kmsg | grep -Eq "rkmem: page allocation failure: order:10, mode:0x[0-9a-f]+\(GFP_KERNEL\|__GFP_THISNODE\), nid=$FN" &&
     kmsg | grep -q "rkmem_client: failburst: 20 of 20 failed" &&
-    [ $(($(zinfo 1 Normal alloc_failures) - f0)) = 20 ]
+    [ $(($(zinfo "$FN" Normal alloc_failures) - f0)) = 20 ]
 }
 check "a burst of 20 failures logs one 'page allocation failure' line" failure_warns_once
 
 nowarn_is_silent() {
     cap_node1 || return 1
     new_window
-    client failburst_nowarn=20 || return 1
+    client failnode="$FN" failburst_nowarn=20 || return 1
     [ "$(kmsg | grep -c "rkmem: page allocation failure")" = 0 ] &&
     kmsg | grep -q "rkmem_client: failburst_nowarn: 20 of 20 failed"
 }
@@ -86,11 +88,11 @@ check "__GFP_NOWARN failures log nothing" nowarn_is_silent
 nofail_past_the_limit() {
     local g0
     cap_node1 || return 1
-    g0=$(zinfo 1 Normal grows)
-    client nofail=16 || return 1
-    echo "# node 1 Normal: limit $(zinfo 1 Normal limit), blocks $(zinfo 1 Normal blocks), grows +$(($(zinfo 1 Normal grows) - g0))"
-    kmsg | grep -q "rkmem_client: nofail: 16 of 16 allocated, 16 on node 1" &&
-    [ "$(zinfo 1 Normal grows)" -gt "$g0" ]
+    g0=$(zinfo "$FN" Normal grows)
+    client failnode="$FN" nofail=16 || return 1
+    echo "# node $FN Normal: limit $(zinfo "$FN" Normal limit), blocks $(zinfo "$FN" Normal blocks), grows +$(($(zinfo "$FN" Normal grows) - g0))"
+    kmsg | grep -q "rkmem_client: nofail: 16 of 16 allocated, 16 on node $FN" &&
+    [ "$(zinfo "$FN" Normal grows)" -gt "$g0" ]
 }
 check "__GFP_NOFAIL|__GFP_THISNODE on a capped arena grows past the limit" nofail_past_the_limit
 reset_rkmem
@@ -109,22 +111,27 @@ nofs_growth() {
 check "GFP_NOFS growth does not enter fs reclaim (lockdep)" nofs_growth
 reset_rkmem
 
-# One DMA32 block held on node 0; both Normal arenas capped at what they hold.
+# One DMA32 block held on node N0 (the client's capped_kernel allocates on
+# node 0); every Normal arena capped at what it holds.
 cap_normal() {
+    local n
     reset_rkmem
-    knob prefill "node=0 zone=DMA32 blocks=1" >/dev/null &&
-    knob limit "node=0 zone=Normal blocks=$(zinfo 0 Normal blocks)" >/dev/null &&
-    knob limit "node=1 zone=Normal blocks=$(zinfo 1 Normal blocks)" >/dev/null
+    knob prefill "node=$N0 zone=DMA32 blocks=1" >/dev/null || return 1
+    for n in $(nodes_with Normal); do
+        knob limit "node=$n zone=Normal blocks=$(zinfo "$n" Normal blocks)" >/dev/null || return 1
+    done
 }
 grows_state() {
-    echo "DMA $(zinfo 0 DMA grows) DMA32 $(zinfo 0 DMA32 grows) Normal $(zinfo 0 Normal grows) $(zinfo 1 Normal grows)"
+    local n
+    echo "DMA $(zinfo "$N0" DMA grows) DMA32 $(zinfo "$N0" DMA32 grows) Normal" \
+        $(for n in $(nodes_with Normal); do zinfo "$n" Normal grows; done)
 }
 
 capped_kernel_client() {
     local g0 line got dma dma32 normal other
     cap_normal || return 1
     g0=$(grows_state)
-    CLIENT_CPU=0 client capped_kernel=1100 || return 1
+    CLIENT_CPU=$C0 client capped_kernel=1100 || return 1
     line=$(kmsg | grep "rkmem_client: capped_kernel:")
     read -r got dma dma32 normal other < <(sed 's/.*capped_kernel: \([0-9]*\) of [0-9]* allocated: dma=\([0-9]*\) dma32=\([0-9]*\) normal=\([0-9]*\) movable=[0-9]* other_node=\([0-9]*\).*/\1 \2 \3 \4 \5/' <<<"$line")
     echo "# grows before: $g0; after: $(grows_state)"
@@ -138,12 +145,12 @@ capped_kernel_knob() {
     local g0 err
     cap_normal || return 1
     g0=$(grows_state)
-    on_cpu 0 knob test "alloc node=0 zone=Normal order=0 count=1024" >/dev/null || { echo "# 1024 pages: failed"; return 1; }
-    err=$(on_cpu 0 knob test "alloc node=0 zone=Normal order=0 count=1") && { echo "# page 1025 allocated"; return 1; }
-    echo "# landed in node 0 DMA32: $(landed 0 DMA32); page 1025: '$err'; grows before: $g0; after: $(grows_state)"
-    [ "$err" = "Cannot allocate memory" ] && [ "$(landed 0 DMA32)" = 1024 ] && [ "$(grows_state)" = "$g0" ]
+    on_cpu "$C0" knob test "alloc node=$N0 zone=Normal order=0 count=1024" >/dev/null || { echo "# 1024 pages: failed"; return 1; }
+    err=$(on_cpu "$C0" knob test "alloc node=$N0 zone=Normal order=0 count=1") && { echo "# page 1025 allocated"; return 1; }
+    echo "# landed in node $N0 DMA32: $(landed "$N0" DMA32); page 1025: '$err'; grows before: $g0; after: $(grows_state)"
+    [ "$err" = "Cannot allocate memory" ] && [ "$(landed "$N0" DMA32)" = 1024 ] && [ "$(grows_state)" = "$g0" ]
 }
-check "test knob on capped node 0 Normal: the held DMA32 block, then ENOMEM" capped_kernel_knob
+check "test knob on capped node N0 Normal: the held DMA32 block, then ENOMEM" capped_kernel_knob
 knob test free >/dev/null
 reset_rkmem
 

@@ -7,7 +7,13 @@ source "$(dirname "$0")/lib.sh"
 
 EINVAL="Invalid argument"
 ERANGE="Numerical result out of range"
-ONLINE1=/sys/devices/system/cpu/cpu1/online
+# NF: the far node N1, or N0 on one node; C1's online file (CPU hotplug).
+NF=${N1:-$N0}
+ONLINE1=/sys/devices/system/cpu/cpu${C1:-1}/online
+# An arena that does not exist: DMA of a node with memory but none of it,
+# or (one node) Highmem of N0.
+BADZONE="node=$N0 zone=Highmem"
+for n in $(nodes_with_memory); do nodes_with DMA | grep -qx "$n" || { BADZONE="node=$n zone=DMA"; break; }; done
 
 ktap_print_header
 ktap_set_plan 13
@@ -24,12 +30,12 @@ traffic() {
     done
 }
 
-# mixed: orders 0..3 on both nodes, from both CPUs.
+# mixed: orders 0..3 on nodes N0 and NF, from CPUs C0 and C1.
 mixed() {
     local o
     for o in 0 1 2 3; do
-        on_cpu 0 traffic 0 Normal "$o" 40 1 && on_cpu 1 traffic 1 Normal "$o" 40 1 &&
-        on_cpu 1 traffic 0 Normal "$o" 20 1 || return 1
+        on_cpu "$C0" traffic "$N0" Normal "$o" 40 1 && on_cpu "$C1" traffic "$NF" Normal "$o" 40 1 &&
+        on_cpu "$C1" traffic "$N0" Normal "$o" 20 1 || return 1
     done
 }
 
@@ -64,10 +70,10 @@ check "pcp: a line per arena; zoneinfo: pcp_pages and a pageset per possible CPU
 order0_hits() {
     local h0 r0 h r
     knob drain all >/dev/null || return 1
-    h0=$(psum hits 0 Normal 0) r0=$(psum refills 0 Normal 0)
+    h0=$(psum hits "$N0" Normal "$C0") r0=$(psum refills "$N0" Normal "$C0")
     # 20 rounds of 100 allocations then 100 frees, all on CPU 0
-    on_cpu 0 traffic 0 Normal 0 100 20 || return 1
-    h=$(($(psum hits 0 Normal 0) - h0)) r=$(($(psum refills 0 Normal 0) - r0))
+    on_cpu "$C0" traffic "$N0" Normal 0 100 20 || return 1
+    h=$(($(psum hits "$N0" Normal "$C0") - h0)) r=$(($(psum refills "$N0" Normal "$C0") - r0))
     echo "# 2000 order-0 allocations on CPU 0: $h hits, $r refills"
     [ "$h" -ge 1800 ] && [ "$h" -le 2000 ] && [ "$r" -ge 1 ] && [ "$r" -le 200 ]
 }
@@ -89,48 +95,48 @@ drain_restores_buddyinfo() {
     [ "$(cat "$D/buddyinfo")" = "$b0" ] ||
         { echo "# buddyinfo differs after drain (grows $g0 -> $(zsum grows)):"; diff <(echo "$b0") "$D/buddyinfo" | sed 's/^/#   /'; return 1; }
 }
-check "drain all gives the listed pages back: buddyinfo as before" drain_restores_buddyinfo
+check_if c1 "drain all gives the listed pages back: buddyinfo as before" drain_restores_buddyinfo
 
 remote_frees() {
     local a b c
     knob drain all >/dev/null || return 1
-    a=$(psum remote_frees 0 Normal 1) b=$(psum remote_frees 1 Normal 1) c=$(psum remote_frees 1 Normal 0)
-    # node-0 pages freed on CPU 1 (node 1): remote; node-1 pages on CPU 1: local
-    on_cpu 0 knob test "alloc node=0 zone=Normal order=0 count=100" >/dev/null &&
-    on_cpu 0 knob test "alloc node=1 zone=Normal order=0 count=30" >/dev/null &&
-    on_cpu 1 knob test free >/dev/null || return 1
-    [ "$(pset 0 Normal 1 count)" -gt 0 ] || { echo "# no node-0 page on CPU 1's list"; return 1; }
-    # node-1 pages freed on CPU 0: remote
-    on_cpu 1 knob test "alloc node=1 zone=Normal order=1 count=50" >/dev/null &&
-    on_cpu 0 knob test free >/dev/null || return 1
-    a=$(($(psum remote_frees 0 Normal 1) - a)) b=$(($(psum remote_frees 1 Normal 1) - b))
-    c=$(($(psum remote_frees 1 Normal 0) - c))
-    echo "# remote_frees: node 0 on CPU 1 +$a (want 100), node 1 on CPU 1 +$b (want 0), node 1 on CPU 0 +$c (want 50)"
+    a=$(psum remote_frees "$N0" Normal "$C1") b=$(psum remote_frees "$N1" Normal "$C1") c=$(psum remote_frees "$N1" Normal "$C0")
+    # N0 pages freed on C1 (a CPU of N1): remote; N1 pages on C1: local
+    on_cpu "$C0" knob test "alloc node=$N0 zone=Normal order=0 count=100" >/dev/null &&
+    on_cpu "$C0" knob test "alloc node=$N1 zone=Normal order=0 count=30" >/dev/null &&
+    on_cpu "$C1" knob test free >/dev/null || return 1
+    [ "$(pset "$N0" Normal "$C1" count)" -gt 0 ] || { echo "# no node-$N0 page on CPU $C1's list"; return 1; }
+    # N1 pages freed on C0: remote
+    on_cpu "$C1" knob test "alloc node=$N1 zone=Normal order=1 count=50" >/dev/null &&
+    on_cpu "$C0" knob test free >/dev/null || return 1
+    a=$(($(psum remote_frees "$N0" Normal "$C1") - a)) b=$(($(psum remote_frees "$N1" Normal "$C1") - b))
+    c=$(($(psum remote_frees "$N1" Normal "$C0") - c))
+    echo "# remote_frees: node $N0 on CPU $C1 +$a (want 100), node $N1 on CPU $C1 +$b (want 0), node $N1 on CPU $C0 +$c (want 50)"
     [ "$a" = 100 ] && [ "$b" = 0 ] && [ "$c" = 50 ]
 }
-check "frees on a CPU of another node's pages count as remote_frees" remote_frees
+check_if n1cpu "frees on a CPU of another node's pages count as remote_frees" remote_frees
 
 cpu_offline_body() {
     local b0 d0
     [ -w $ONLINE1 ] || { echo "# $ONLINE1 is not writable"; return 1; }
     # Warm up (growth), then record the drained state.
-    on_cpu 0 knob test "alloc node=1 zone=Normal order=0 count=150" >/dev/null &&
-    on_cpu 0 knob test "alloc node=0 zone=Normal order=2 count=30" >/dev/null &&
-    on_cpu 0 knob test "alloc node=1 zone=Normal order=3 count=10" >/dev/null &&
+    on_cpu "$C0" knob test "alloc node=$NF zone=Normal order=0 count=150" >/dev/null &&
+    on_cpu "$C0" knob test "alloc node=$N0 zone=Normal order=2 count=30" >/dev/null &&
+    on_cpu "$C0" knob test "alloc node=$NF zone=Normal order=3 count=10" >/dev/null &&
     knob test free >/dev/null && knob drain all >/dev/null || return 1
     b0=$(cat "$D/buddyinfo")
-    # The same again, the lists of CPU 0 drained, then freed on CPU 1.
-    on_cpu 0 knob test "alloc node=1 zone=Normal order=0 count=150" >/dev/null &&
-    on_cpu 0 knob test "alloc node=0 zone=Normal order=2 count=30" >/dev/null &&
-    on_cpu 0 knob test "alloc node=1 zone=Normal order=3 count=10" >/dev/null &&
-    knob drain all >/dev/null && on_cpu 1 knob test free >/dev/null || return 1
-    echo "# on CPU 1's lists: $(psum count "" "" 1) pages, CPU 0's: $(psum count "" "" 0)"
-    [ "$(psum count "" "" 1)" -gt 0 ] && [ "$(psum count "" "" 0)" = 0 ] || return 1
-    d0=$(psum drains "" "" 1)
-    echo 0 > $ONLINE1 || { echo "# cannot offline CPU 1"; return 1; }
-    echo "# CPU 1 offline: its lists hold $(psum count "" "" 1) pages, drains +$(($(psum drains "" "" 1) - d0))"
-    [ "$(psum count "" "" 1)" = 0 ] && [ "$(zsum pcp_pages)" = 0 ] &&
-    [ "$(psum drains "" "" 1)" -gt "$d0" ] || return 1
+    # The same again, the lists of CPU C0 drained, then freed on CPU C1.
+    on_cpu "$C0" knob test "alloc node=$NF zone=Normal order=0 count=150" >/dev/null &&
+    on_cpu "$C0" knob test "alloc node=$N0 zone=Normal order=2 count=30" >/dev/null &&
+    on_cpu "$C0" knob test "alloc node=$NF zone=Normal order=3 count=10" >/dev/null &&
+    knob drain all >/dev/null && on_cpu "$C1" knob test free >/dev/null || return 1
+    echo "# on CPU $C1's lists: $(psum count "" "" "$C1") pages, CPU $C0's: $(psum count "" "" "$C0")"
+    [ "$(psum count "" "" "$C1")" -gt 0 ] && [ "$(psum count "" "" "$C0")" = 0 ] || return 1
+    d0=$(psum drains "" "" "$C1")
+    echo 0 > "$ONLINE1" || { echo "# cannot offline CPU $C1"; return 1; }
+    echo "# CPU $C1 offline: its lists hold $(psum count "" "" "$C1") pages, drains +$(($(psum drains "" "" "$C1") - d0))"
+    [ "$(psum count "" "" "$C1")" = 0 ] && [ "$(zsum pcp_pages)" = 0 ] &&
+    [ "$(psum drains "" "" "$C1")" -gt "$d0" ] || return 1
     [ "$(cat "$D/buddyinfo")" = "$b0" ] ||
         { echo "# buddyinfo differs from the drained state:"; diff <(echo "$b0") "$D/buddyinfo" | sed 's/^/#   /'; return 1; }
 }
@@ -139,20 +145,20 @@ cpu_offline_drains() {
     cpu_offline_body
     status=$?
     # Always online again, whatever happened.
-    [ "$(cat $ONLINE1 2>/dev/null)" = 0 ] && { echo 1 > $ONLINE1 || { echo "# cannot online CPU 1"; status=1; }; }
+    [ "$(cat "$ONLINE1" 2>/dev/null)" = 0 ] && { echo 1 > "$ONLINE1" || { echo "# cannot online CPU $C1"; status=1; }; }
     knob test free >/dev/null
     return $status
 }
-check "taking CPU 1 offline gives its listed pages back" cpu_offline_drains
+check_if c1 "taking CPU C1 offline gives its listed pages back" cpu_offline_drains
 
 shrink_knob_drains() {
     knob shrink all >/dev/null &&
-    on_cpu 0 knob test "alloc node=1 zone=Normal order=0 count=300" >/dev/null &&
-    on_cpu 1 knob test free >/dev/null || return 1
-    echo "# before shrink: node 1 Normal holds $(zinfo 1 Normal blocks) blocks, $(zinfo 1 Normal pcp_pages) pages on lists"
-    [ "$(zinfo 1 Normal pcp_pages)" -gt 0 ] || return 1
+    on_cpu "$C0" knob test "alloc node=$NF zone=Normal order=0 count=300" >/dev/null &&
+    on_cpu "${C1:-$C0}" knob test free >/dev/null || return 1
+    echo "# before shrink: node $NF Normal holds $(zinfo "$NF" Normal blocks) blocks, $(zinfo "$NF" Normal pcp_pages) pages on lists"
+    [ "$(zinfo "$NF" Normal pcp_pages)" -gt 0 ] || return 1
     knob shrink all >/dev/null || return 1
-    [ "$(zinfo 1 Normal blocks)" = 0 ] && [ "$(zsum pcp_pages)" = 0 ]
+    [ "$(zinfo "$NF" Normal blocks)" = 0 ] && [ "$(zsum pcp_pages)" = 0 ]
 }
 check "shrink drains the lists first: every block goes back" shrink_knob_drains
 
@@ -161,12 +167,12 @@ host_shrinker_drains() {
     dir=$(ls -d /sys/kernel/debug/shrinker/rkmem-* 2>/dev/null | head -1)
     [ -n "$dir" ] || { echo "# no rkmem shrinker in /sys/kernel/debug/shrinker"; return 1; }
     knob shrink all >/dev/null &&
-    on_cpu 0 knob test "alloc node=1 zone=Normal order=0 count=300" >/dev/null &&
-    on_cpu 1 knob test free >/dev/null || return 1
-    [ "$(zinfo 1 Normal pcp_pages)" -gt 0 ] && [ "$(zinfo 1 Normal blocks)" -ge 1 ] || return 1
-    echo "0 1 4096" > "$dir/scan" || return 1
-    echo "# after a scan of node 1: $(zinfo 1 Normal blocks) blocks, $(psum count 1) pages on node 1's lists"
-    [ "$(zinfo 1 Normal blocks)" = 0 ] && [ "$(psum count 1)" = 0 ]
+    on_cpu "$C0" knob test "alloc node=$NF zone=Normal order=0 count=300" >/dev/null &&
+    on_cpu "${C1:-$C0}" knob test free >/dev/null || return 1
+    [ "$(zinfo "$NF" Normal pcp_pages)" -gt 0 ] && [ "$(zinfo "$NF" Normal blocks)" -ge 1 ] || return 1
+    echo "0 $NF 4096" > "$dir/scan" || return 1
+    echo "# after a scan of node $NF: $(zinfo "$NF" Normal blocks) blocks, $(psum count "$NF") pages on node $NF's lists"
+    [ "$(zinfo "$NF" Normal blocks)" = 0 ] && [ "$(psum count "$NF")" = 0 ]
 }
 check "the host shrinker drains the node's lists first" host_shrinker_drains
 reset_rkmem
@@ -175,12 +181,12 @@ listed_double_free() {
     local o b0 p0 b p
     for o in 0 3; do
         knob drain all >/dev/null &&
-        on_cpu 0 knob test "alloc node=0 zone=Normal order=$o count=2" >/dev/null || return 1
-        b0=$(zinfo 0 Normal bad_frees) p0=$(zinfo 0 Normal pcp_pages)
-        # frees the last chunk (onto CPU 0's list), then again, with a wrong
+        on_cpu "$C0" knob test "alloc node=$N0 zone=Normal order=$o count=2" >/dev/null || return 1
+        b0=$(zinfo "$N0" Normal bad_frees) p0=$(zinfo "$N0" Normal pcp_pages)
+        # frees the last chunk (onto CPU C0's list), then again, with a wrong
         # order, and an unowned page
-        on_cpu 0 knob test badfree >/dev/null || { echo "# order $o: not all three bad frees were refused"; return 1; }
-        b=$(($(zinfo 0 Normal bad_frees) - b0)) p=$(($(zinfo 0 Normal pcp_pages) - p0))
+        on_cpu "$C0" knob test badfree >/dev/null || { echo "# order $o: not all three bad frees were refused"; return 1; }
+        b=$(($(zinfo "$N0" Normal bad_frees) - b0)) p=$(($(zinfo "$N0" Normal pcp_pages) - p0))
         echo "# order $o: bad_frees +$b (want 2), pcp_pages +$p (want $((1 << o)))"
         [ "$b" = 2 ] && [ "$p" = $((1 << o)) ] || return 1
         knob test free >/dev/null && knob drain all >/dev/null && knob test verify >/dev/null || return 1
@@ -208,7 +214,7 @@ pcp|$ERANGE|high=1025 batch=1
 pcp|$ERANGE|high=1024 batch=257
 pcp|$ERANGE|high=100 batch=10 node=9 zone=Normal
 pcp|$EINVAL|high=100 batch=10 node=0 zone=Bogus
-pcp|$EINVAL|high=100 batch=10 node=1 zone=DMA
+pcp|$EINVAL|high=100 batch=10 $BADZONE
 pcp|$EINVAL|garbage
 pcp|$EINVAL|high=100
 pcp|$EINVAL|high=100 batch=10 node=0
@@ -216,7 +222,7 @@ pcp|$EINVAL|high=100 batch=10 extra=1
 pcp|$EINVAL|high=-1 batch=1
 drain|$EINVAL|everything
 drain|$EINVAL|all node=0
-drain|$EINVAL|node=1 zone=DMA
+drain|$EINVAL|$BADZONE
 drain|$ERANGE|node=9 zone=Normal
 EOF
 }
@@ -224,24 +230,24 @@ check "pcp and drain: bad input refused (EINVAL/ERANGE), nothing changed" bad_in
 
 good_input() {
     local c cnt d0 others
-    others=$(grep -v '^node=1 zone=Normal ' "$D/pcp")
-    knob pcp "high=200 batch=20 node=1 zone=Normal" >/dev/null || return 1
-    grep -qx "node=1 zone=Normal high=200 batch=20" "$D/pcp" || { echo "# node 1 Normal not set"; return 1; }
-    [ "$(grep -v '^node=1 zone=Normal ' "$D/pcp")" = "$others" ] || { echo "# other arenas changed"; return 1; }
+    others=$(grep -v "^node=$NF zone=Normal " "$D/pcp")
+    knob pcp "high=200 batch=20 node=$NF zone=Normal" >/dev/null || return 1
+    grep -qx "node=$NF zone=Normal high=200 batch=20" "$D/pcp" || { echo "# node $NF Normal not set"; return 1; }
+    [ "$(grep -v "^node=$NF zone=Normal " "$D/pcp")" = "$others" ] || { echo "# other arenas changed"; return 1; }
     for c in $(cpu_list /sys/devices/system/cpu/possible); do
-        [ "$(pset 1 Normal "$c" high) $(pset 1 Normal "$c" batch)" = "200 20" ] ||
-            { echo "# cpu $c pageset: high $(pset 1 Normal "$c" high) batch $(pset 1 Normal "$c" batch)"; return 1; }
+        [ "$(pset "$NF" Normal "$c" high) $(pset "$NF" Normal "$c" batch)" = "200 20" ] ||
+            { echo "# cpu $c pageset: high $(pset "$NF" Normal "$c" high) batch $(pset "$NF" Normal "$c" batch)"; return 1; }
     done
     knob pcp "high=64 batch=8" >/dev/null || return 1
     [ "$(grep -cv ' high=64 batch=8$' "$D/pcp")" = 0 ] || { echo "# not every arena at high=64 batch=8"; return 1; }
     # Frees beyond high go back to the buddy in batches.
     knob drain all >/dev/null || return 1
-    d0=$(pset 0 Normal 0 drains)
-    on_cpu 0 knob test "alloc node=0 zone=Normal order=0 count=300" >/dev/null &&
-    on_cpu 0 knob test free >/dev/null || return 1
-    cnt=$(pset 0 Normal 0 count)
-    echo "# 300 frees on CPU 0 with high=64: $cnt pages listed, drains +$(($(pset 0 Normal 0 drains) - d0))"
-    [ "$cnt" -gt 0 ] && [ "$cnt" -le 64 ] && [ "$(pset 0 Normal 0 drains)" -gt "$d0" ]
+    d0=$(pset "$N0" Normal "$C0" drains)
+    on_cpu "$C0" knob test "alloc node=$N0 zone=Normal order=0 count=300" >/dev/null &&
+    on_cpu "$C0" knob test free >/dev/null || return 1
+    cnt=$(pset "$N0" Normal "$C0" count)
+    echo "# 300 frees on CPU $C0 with high=64: $cnt pages listed, drains +$(($(pset "$N0" Normal "$C0" drains) - d0))"
+    [ "$cnt" -gt 0 ] && [ "$cnt" -le 64 ] && [ "$(pset "$N0" Normal "$C0" drains)" -gt "$d0" ]
 }
 check "pcp: valid writes take effect (one arena, all arenas); lists stay within high" good_input
 
@@ -250,8 +256,8 @@ high0_turns_lists_off() {
     knob pcp "high=0 batch=1" >/dev/null || return 1
     knob drain all >/dev/null || return 1
     h0=$(psum hits)
-    on_cpu 0 traffic 0 Normal 0 100 3 && on_cpu 1 traffic 1 Normal 2 50 2 &&
-    on_cpu 1 traffic 0 Normal 1 50 2 || return 1
+    on_cpu "$C0" traffic "$N0" Normal 0 100 3 && on_cpu "${C1:-$C0}" traffic "$NF" Normal 2 50 2 &&
+    on_cpu "${C1:-$C0}" traffic "$N0" Normal 1 50 2 || return 1
     echo "# high=0: hits +$(($(psum hits) - h0)), pcp_pages $(zsum pcp_pages)"
     [ "$(psum hits)" = "$h0" ] && [ "$(zsum pcp_pages)" = 0 ]
 }
@@ -275,12 +281,12 @@ hotplug_under_load_body() {
     pid=$!
     for i in 1 2 3; do
         sleep 3
-        echo 0 > $ONLINE1 || { echo "# cannot offline CPU 1"; break; }
+        echo 0 > "$ONLINE1" || { echo "# cannot offline CPU $C1"; break; }
         # What a dead CPU had listed is back; the knob works meanwhile.
-        [ "$(psum count "" "" 1)" = 0 ] || echo "# CPU 1 offline with $(psum count "" "" 1) listed pages"
+        [ "$(psum count "" "" "$C1")" = 0 ] || echo "# CPU $C1 offline with $(psum count "" "" "$C1") listed pages"
         knob pcp "high=$((64 * i)) batch=$((8 * i))" >/dev/null
         sleep 1
-        echo 1 > $ONLINE1 || { echo "# cannot online CPU 1"; break; }
+        echo 1 > "$ONLINE1" || { echo "# cannot online CPU $C1"; break; }
     done
     wait $pid
     status=$?
@@ -292,11 +298,11 @@ hotplug_under_load() {
     local status
     hotplug_under_load_body
     status=$?
-    [ "$(cat $ONLINE1 2>/dev/null)" = 0 ] && echo 1 > $ONLINE1
+    [ "$(cat "$ONLINE1" 2>/dev/null)" = 0 ] && echo 1 > "$ONLINE1"
     restore_defaults >/dev/null || status=1
     return $status
 }
-check "CPU 1 offline/online 3 times under hard-IRQ stress and pcp changes: nothing lost" hotplug_under_load
+check_if c1 "CPU C1 offline/online 3 times under hard-IRQ stress and pcp changes: nothing lost" hotplug_under_load
 reset_rkmem
 
 ktap_finished

@@ -11,47 +11,51 @@ reset_rkmem
 shrink_knob_returns_memory() {
     local m0 m1 m2
     m0=$(mem_free_kb)
-    knob prefill "node=0 zone=DMA32 blocks=32" >/dev/null || return 1
+    knob prefill "node=$N0 zone=DMA32 blocks=32" >/dev/null || return 1
     m1=$(mem_free_kb)
     knob shrink all >/dev/null
     m2=$(mem_free_kb)
     echo "# MemFree kB: $m0 -> prefill 128 MiB -> $m1 -> shrink -> $m2"
-    [ $((m0 - m1)) -ge 120000 ] && [ $((m2 - m1)) -ge 120000 ] && [ "$(zinfo 0 DMA32 blocks)" = 0 ]
+    [ $((m0 - m1)) -ge 120000 ] && [ $((m2 - m1)) -ge 120000 ] && [ "$(zinfo "$N0" DMA32 blocks)" = 0 ]
 }
 check "shrink knob gives blocks back (host free pages go up)" shrink_knob_returns_memory
 
 only_whole_blocks_go() {
-    knob test "alloc node=0 zone=DMA32 order=0 count=1" >/dev/null &&
-    knob prefill "node=0 zone=DMA32 blocks=3" >/dev/null &&
+    knob test "alloc node=$N0 zone=DMA32 order=0 count=1" >/dev/null &&
+    knob prefill "node=$N0 zone=DMA32 blocks=3" >/dev/null &&
     knob shrink all >/dev/null &&
-    [ "$(zinfo 0 DMA32 blocks)" = 1 ] && [ "$(landed 0 DMA32)" = 1 ]
+    [ "$(zinfo "$N0" DMA32 blocks)" = 1 ] && [ "$(landed "$N0" DMA32)" = 1 ]
 }
 check "a block with a live page is kept" only_whole_blocks_go
 knob test free >/dev/null
 
 host_shrinker_scan() {
-    local dir
+    local dir n=${N1:-$N0}
     dir=$(ls -d /sys/kernel/debug/shrinker/rkmem-* 2>/dev/null | head -1)
     [ -n "$dir" ] || { echo "# no rkmem shrinker in /sys/kernel/debug/shrinker"; return 1; }
     knob shrink all >/dev/null
-    knob prefill "node=1 zone=Normal blocks=16" >/dev/null || return 1
+    knob prefill "node=$n zone=Normal blocks=16" >/dev/null || return 1
     echo "# count: $(cat "$dir/count")"
-    # count lists per node: "<memcg> <node0> <node1>"; node 1 holds 16 blocks.
-    [ "$(awk '{ print $3 }' "$dir/count")" = $((16 * 1024)) ] || return 1
-    echo "0 1 4096" > "$dir/scan" || return 1
-    echo "# node 1 Normal blocks after scanning 4096 pages: $(zinfo 1 Normal blocks)"
-    [ "$(zinfo 1 Normal blocks)" = 12 ]
+    # count lists per node: "<memcg> <node0> <node1>..."; node N1 (N0 on
+    # one node) holds 16 blocks.
+    [ "$(awk -v n="$n" '{ print $(n + 2) }' "$dir/count")" = $((16 * 1024)) ] || return 1
+    echo "0 $n 4096" > "$dir/scan" || return 1
+    echo "# node $n Normal blocks after scanning 4096 pages: $(zinfo "$n" Normal blocks)"
+    [ "$(zinfo "$n" Normal blocks)" = 12 ]
 }
 check "host shrinker (debugfs scan) gives back blocks of that node" host_shrinker_scan
 reset_rkmem
 
 memory_pressure() {
-    local held free target out
-    knob prefill "node=1 zone=Normal blocks=256" >/dev/null || return 1
+    local held free target out n=${N1:-$N0} blocks=256 max
+    # 1 GiB, or a third of the arena if that is less (1 GiB of Normal on one node).
+    max=$(sed -n "s/^node=$n zone=Normal .*max=//p" "$D/limit")
+    [ $((max / 3)) -ge $blocks ] || blocks=$((max / 3))
+    knob prefill "node=$n zone=Normal blocks=$blocks" >/dev/null || return 1
     free=$(mem_free_kb)
     # Ask for more than is free: the host must reclaim rkmem's free blocks.
     target=$((free + 400 * 1024))
-    echo "# rkmem holds 1 GiB free; MemFree $free kB; a program takes $target kB"
+    echo "# rkmem holds $((blocks * 4)) MiB free; MemFree $free kB; a program takes $target kB"
     out=$(python3 -c '
 import sys
 target, chunk, held = int(sys.argv[1]) * 1024, 32 << 20, []
@@ -59,8 +63,9 @@ while sum(map(len, held)) < target:
     held.append(bytearray(b"\x01") * chunk)
 print("done", sum(map(len, held)) >> 20, "MiB")
 ' "$target" 2>&1)
-    echo "# program: $out; rkmem node 1 Normal now holds $(zinfo 1 Normal blocks) blocks, $(zinfo 1 Normal shrinks) given back"
-    [[ $out == done* ]] && [ "$(zinfo 1 Normal blocks)" -lt 256 ] && [ "$(zinfo 1 Normal shrinks)" -ge 100 ]
+    echo "# program: $out; rkmem node $n Normal now holds $(zinfo "$n" Normal blocks) blocks, $(zinfo "$n" Normal shrinks) given back"
+    [[ $out == done* ]] && [ "$(zinfo "$n" Normal blocks)" -lt "$blocks" ] &&
+    [ "$(zinfo "$n" Normal shrinks)" -ge $((blocks * 100 / 256)) ]
 }
 check "under host memory pressure the shrinker gives memory back" memory_pressure
 reset_rkmem

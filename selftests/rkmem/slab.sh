@@ -7,6 +7,8 @@
 # destroyed with live objects.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/slab_lib.sh"
+# NF: the far node N1, or N0 on one node.
+NF=${N1:-$N0}
 
 ktap_print_header
 ktap_set_plan 17
@@ -168,14 +170,14 @@ check "slab_test: bad commands EINVAL, unknown cache ENOENT, a taken name EEXIST
 alloc_raises() {
     local n s o
     n=$(sval slabt-64 objs_per_slab)
-    on_cpu 0 knob slab_test "alloc slabt-64 500" >/dev/null || return 1
-    on_cpu 0 knob slab_test "alloc slabt-64 200 1" >/dev/null || return 1
+    on_cpu "$C0" knob slab_test "alloc slabt-64 500" >/dev/null || return 1
+    on_cpu "$C0" knob slab_test "alloc slabt-64 200 $NF" >/dev/null || return 1
     s=$(sval slabt-64 slabs) o=$(sval slabt-64 objects)
     echo "# 700 held ($n per slab): objects '$(cat "$S/slabt-64/objects")' slabs '$(cat "$S/slabt-64/slabs")' total_objects '$(cat "$S/slabt-64/total_objects")'"
     grep -qx "slabt-64 held=700" "$D/slab_test" &&
     [ "$o" -ge 700 ] && [ "$s" -ge $(((700 + n - 1) / n)) ] &&
     [ "$(sval slabt-64 total_objects)" = $((s * n)) ] &&
-    [ "$(snode slabt-64 objects 1)" -ge 200 ] && [ "$(snode slabt-64 slabs 1)" -ge $(((200 + n - 1) / n)) ] &&
+    [ "$(snode slabt-64 objects "$NF")" -ge 200 ] && [ "$(snode slabt-64 slabs "$NF")" -ge $(((200 + n - 1) / n)) ] &&
     [ "$(slabinfo_col slabt-64 2)" -ge 700 ] && row_agrees slabt-64
 }
 check "slab_test alloc raises objects and slabs (per node too), slabinfo follows" alloc_raises
@@ -186,7 +188,7 @@ buddy_pages() { echo $(($(zsum free_pages) + $(zsum pcp_pages))); }
 cache_shrink() {
     local s0 b0 o
     # Empty slabs stay on the node lists up to min_partial: keep them all.
-    knob slab/slabt-64/min_partial 100 >/dev/null && on_cpu 0 knob slab_test "free slabt-64 700" >/dev/null || return 1
+    knob slab/slabt-64/min_partial 100 >/dev/null && on_cpu "$C0" knob slab_test "free slabt-64 700" >/dev/null || return 1
     s0=$(sval slabt-64 slabs) b0=$(buddy_pages) o=$(sval slabt-64 order)
     echo "# all freed: $s0 slabs of order $o left, $b0 free pages"
     [ "$s0" -ge 2 ] || { echo "# the empty slabs were not kept (min_partial 100)"; return 1; }
@@ -200,10 +202,10 @@ check "shrink knob of a cache: its empty slabs go back to the buddy" cache_shrin
 
 global_shrink() {
     local s1 b1
-    knob slab_test "alloc slabt-64 700 1" >/dev/null && knob slab_test "alloc slabt-4k 20" >/dev/null &&
+    knob slab_test "alloc slabt-64 700 $NF" >/dev/null && knob slab_test "alloc slabt-4k 20" >/dev/null &&
     knob slab_test "free slabt-64 700" >/dev/null && knob slab_test "free slabt-4k 20" >/dev/null || return 1
-    s1=$(snode slabt-64 slabs 1) b1=$(zsum blocks)
-    echo "# empty slabs kept: slabt-64 $s1 on node 1, slabt-4k $(sval slabt-4k slabs); $b1 blocks held"
+    s1=$(snode slabt-64 slabs "$NF") b1=$(zsum blocks)
+    echo "# empty slabs kept: slabt-64 $s1 on node $NF, slabt-4k $(sval slabt-4k slabs); $b1 blocks held"
     [ "$s1" -gt 0 ] || return 1
     all_blocks_return || return 1
     [ "$(sval slabt-64 slabs)" = 0 ] && [ "$(sval slabt-4k slabs)" = 0 ]
@@ -214,13 +216,13 @@ host_shrinker() {
     local dir s0 s1
     dir=$(ls -d /sys/kernel/debug/shrinker/rkmem-* 2>/dev/null | head -1)
     [ -n "$dir" ] || { echo "# no rkmem shrinker in /sys/kernel/debug/shrinker"; return 1; }
-    on_cpu 1 knob slab_test "alloc slabt-64 700 1" >/dev/null && on_cpu 1 knob slab_test "free slabt-64 700" >/dev/null || return 1
-    s0=$(snode slabt-64 slabs 1)
-    echo "# before a scan of node 1: slabt-64 has $s0 slabs there, node 1 Normal $(zinfo 1 Normal blocks) blocks"
+    on_cpu "${C1:-$C0}" knob slab_test "alloc slabt-64 700 $NF" >/dev/null && on_cpu "${C1:-$C0}" knob slab_test "free slabt-64 700" >/dev/null || return 1
+    s0=$(snode slabt-64 slabs "$NF")
+    echo "# before a scan of node $NF: slabt-64 has $s0 slabs there, node $NF Normal $(zinfo "$NF" Normal blocks) blocks"
     [ "$s0" -gt 2 ] || return 1
-    echo "0 1 100000" > "$dir/scan" || return 1
-    s1=$(snode slabt-64 slabs 1)
-    echo "# after: $s1 slabs, $(zinfo 1 Normal blocks) blocks"
+    echo "0 $NF 100000" > "$dir/scan" || return 1
+    s1=$(snode slabt-64 slabs "$NF")
+    echo "# after: $s1 slabs, $(zinfo "$NF" Normal blocks) blocks"
     # A CPU's current slab may stay.
     [ "$s1" -le "$(nproc)" ]
 }
@@ -286,48 +288,48 @@ check "validate: errors=0 on every cache" validate_healthy
 stats_fastpath() {
     local af as ff fs c1 i
     knob slab_test "free slabt-64 100" >/dev/null || return 1
-    on_cpu 0 knob slab_test "alloc slabt-64 20" >/dev/null && on_cpu 0 knob slab_test "free slabt-64 20" >/dev/null || return 1
+    on_cpu "$C0" knob slab_test "alloc slabt-64 20" >/dev/null && on_cpu "$C0" knob slab_test "free slabt-64 20" >/dev/null || return 1
     af=$(sval slabt-64 alloc_fastpath) as=$(sval slabt-64 alloc_slowpath)
-    ff=$(sval slabt-64 free_fastpath) fs=$(sval slabt-64 free_slowpath) c1=$(scpu slabt-64 alloc_fastpath 1)
+    ff=$(sval slabt-64 free_fastpath) fs=$(sval slabt-64 free_slowpath) c1=$(scpu slabt-64 alloc_fastpath "$C1")
     for i in 1 2 3 4 5 6 7 8 9 10; do
-        on_cpu 0 knob slab_test "alloc slabt-64 20" >/dev/null && on_cpu 0 knob slab_test "free slabt-64 20" >/dev/null || return 1
+        on_cpu "$C0" knob slab_test "alloc slabt-64 20" >/dev/null && on_cpu "$C0" knob slab_test "free slabt-64 20" >/dev/null || return 1
     done
     af=$(($(sval slabt-64 alloc_fastpath) - af)) as=$(($(sval slabt-64 alloc_slowpath) - as))
     ff=$(($(sval slabt-64 free_fastpath) - ff)) fs=$(($(sval slabt-64 free_slowpath) - fs))
-    echo "# 200 allocs and frees on CPU 0: alloc_fastpath +$af alloc_slowpath +$as free_fastpath +$ff free_slowpath +$fs; CPU 1 alloc_fastpath +$(($(scpu slabt-64 alloc_fastpath 1) - c1))"
+    echo "# 200 allocs and frees on CPU $C0: alloc_fastpath +$af alloc_slowpath +$as free_fastpath +$ff free_slowpath +$fs ; CPU $C1 alloc_fastpath +$(($(scpu slabt-64 alloc_fastpath "$C1") - c1))"
     [ $((af + as)) = 200 ] && [ "$af" -ge 150 ] && [ $((ff + fs)) = 200 ] && [ "$ff" -ge 150 ] &&
-    [ "$(scpu slabt-64 alloc_fastpath 1)" = "$c1" ]
+    [ "$(scpu slabt-64 alloc_fastpath "$C1")" = "$c1" ]
 }
-check "stats: a simple alloc/free loop on one CPU runs on the fast paths" stats_fastpath
+check_if c1 "stats: a simple alloc/free loop on one CPU runs on the fast paths" stats_fastpath
 
-ONLINE1=/sys/devices/system/cpu/cpu1/online
+ONLINE1=/sys/devices/system/cpu/cpu${C1:-1}/online
 
 cpu_offline_body() {
     local c1
-    [ -w $ONLINE1 ] || { echo "# $ONLINE1 is not writable"; return 1; }
-    knob slab_test "create slabt-cpu 64 0 -" >/dev/null && on_cpu 1 knob slab_test "alloc slabt-cpu 100" >/dev/null &&
-    on_cpu 1 knob slab_test "free slabt-cpu 60" >/dev/null || return 1
-    echo "# CPU 1 used slabt-cpu: cpu_slabs '$(cat "$S/slabt-cpu/cpu_slabs")'"
-    [ "$(scpu slabt-cpu cpu_slabs 1)" -gt 0 ] || return 1
-    echo 0 > $ONLINE1 || { echo "# cannot offline CPU 1"; return 1; }
-    c1=$(scpu slabt-cpu cpu_slabs 1)
-    echo "# CPU 1 offline: cpu_slabs '$(cat "$S/slabt-cpu/cpu_slabs")'"
-    echo 1 > $ONLINE1 || { echo "# cannot online CPU 1"; return 1; }
-    # Its 40 objects are still there; freed on CPU 0, the cache empties.
+    [ -w "$ONLINE1" ] || { echo "# $ONLINE1 is not writable"; return 1; }
+    knob slab_test "create slabt-cpu 64 0 -" >/dev/null && on_cpu "$C1" knob slab_test "alloc slabt-cpu 100" >/dev/null &&
+    on_cpu "$C1" knob slab_test "free slabt-cpu 60" >/dev/null || return 1
+    echo "# CPU $C1 used slabt-cpu: cpu_slabs '$(cat "$S/slabt-cpu/cpu_slabs")'"
+    [ "$(scpu slabt-cpu cpu_slabs "$C1")" -gt 0 ] || return 1
+    echo 0 > "$ONLINE1" || { echo "# cannot offline CPU $C1"; return 1; }
+    c1=$(scpu slabt-cpu cpu_slabs "$C1")
+    echo "# CPU $C1 offline: cpu_slabs '$(cat "$S/slabt-cpu/cpu_slabs")'"
+    echo 1 > "$ONLINE1" || { echo "# cannot online CPU $C1"; return 1; }
+    # Its 40 objects are still there; freed on CPU C0, the cache empties.
     [ "$c1" = 0 ] && [ "$(sval slabt-cpu objects)" -ge 40 ] &&
-    on_cpu 0 knob slab_test "destroy slabt-cpu" >/dev/null && [ ! -e "$S/slabt-cpu" ]
+    on_cpu "$C0" knob slab_test "destroy slabt-cpu" >/dev/null && [ ! -e "$S/slabt-cpu" ]
 }
 cpu_offline_flushes() {
     local status
     kmsg_mark
     cpu_offline_body
     status=$?
-    [ "$(cat $ONLINE1 2>/dev/null)" = 0 ] && { echo 1 > $ONLINE1 || status=1; }
+    [ "$(cat "$ONLINE1" 2>/dev/null)" = 0 ] && { echo 1 > "$ONLINE1" || status=1; }
     knob slab_test "destroy slabt-cpu" >/dev/null 2>&1
     no_destroy_warning || status=1
     return $status
 }
-check "taking CPU 1 offline flushes its CPU slabs; nothing is lost" cpu_offline_flushes
+check_if c1 "taking CPU C1 offline flushes its CPU slabs; nothing is lost" cpu_offline_flushes
 
 destroy_caches() {
     local name ok=0

@@ -69,15 +69,15 @@ healthy_debug_caches() {
     local c out ok=0
     kmsg_mark
     for c in slabd-zp slabd-all slabd-f slabd-z; do
-        on_cpu 0 knob slab_test "alloc $c 200" >/dev/null && on_cpu 1 knob slab_test "free $c 100" >/dev/null &&
-        on_cpu 1 knob slab_test "alloc $c 50 1" >/dev/null && on_cpu 0 knob slab_test "free $c 30" >/dev/null || return 1
+        on_cpu "$C0" knob slab_test "alloc $c 200" >/dev/null && on_cpu "${C1:-$C0}" knob slab_test "free $c 100" >/dev/null &&
+        on_cpu "${C1:-$C0}" knob slab_test "alloc $c 50 ${N1:-$N0}" >/dev/null && on_cpu "$C0" knob slab_test "free $c 30" >/dev/null || return 1
         out=$(validate "$c") || ok=1
         echo "# $c: $out, corruptions $(sval "$c" corruptions)"
         [ "$(sval "$c" corruptions)" = 0 ] || ok=1
     done
     no_slab_bug && return $ok
 }
-check "debug caches in use (alloc, remote free, node 1): validate errors=0, no report" healthy_debug_caches
+check "debug caches in use (alloc, remote free, node N1): validate errors=0, no report" healthy_debug_caches
 
 destroy_debug_caches() {
     local c

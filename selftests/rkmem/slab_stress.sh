@@ -50,7 +50,7 @@ stress() {
     wait
     slab_client_gone || return 1
     [ $status = 0 ] &&
-    kmsg | grep -Eq "rkmem_slab_client: slabstress: [0-9]+ allocations on 2 CPUs, [1-9][0-9]* in hard irq, 0 broken stamps" &&
+    kmsg | grep -Eq "rkmem_slab_client: slabstress: [0-9]+ allocations on $NCPUS CPUs, [1-9][0-9]* in hard irq, 0 broken stamps" &&
     no_slab_bug && no_destroy_warning && [ "$(zsum bad_frees)" = "$bad" ] && no_splat
 }
 check "kthreads, hard-irq timers and remote frees on every CPU, shrinks: no object given twice" stress

@@ -3,12 +3,12 @@
 # A soak, not part of make check (make soak; SOAK_SECS, default 120): the
 # client's hard-IRQ stress (timers allocating in hard IRQ on every CPU,
 # kthreads allocating and freeing with remote frees) while the shell keeps
-# taking CPU 1 offline and online, changing the pcp knob, shrinking,
-# draining and driving the host shrinker. Then: no page given twice, the
+# taking CPU C1 (lib.sh; CPU 1 of the standard topology) offline and
+# online, changing the pcp knob, shrinking, draining and driving the host shrinker. Then: no page given twice, the
 # buddy invariants hold, lockdep stayed silent, every block goes back.
 source "$(dirname "$0")/lib.sh"
 CLIENT=$(dirname "$RKMEM_KO")/selftests/rkmem/client/rkmem_client.ko
-ONLINE1=/sys/devices/system/cpu/cpu1/online
+ONLINE1=/sys/devices/system/cpu/cpu${C1:-1}/online
 SECS=${SOAK_SECS:-120}
 
 ktap_print_header
@@ -26,7 +26,7 @@ soak_body() {
     while [ $SECONDS -lt $end ]; do
         i=$((i + 1))
         case $((i % 5)) in
-        0) [ -w $ONLINE1 ] && { echo 0 > $ONLINE1; sleep 0.5; echo 1 > $ONLINE1; } ;;
+        0) [ -n "$C1" ] && [ -w "$ONLINE1" ] && { echo 0 > "$ONLINE1"; sleep 0.5; echo 1 > "$ONLINE1"; } ;;
         1) knob pcp "high=$(( (i % 7 + 1) * 64 )) batch=$(( (i % 3 + 1) * 8 ))" >/dev/null ;;
         2) knob shrink all >/dev/null ;;
         3) knob drain all >/dev/null ;;
@@ -47,7 +47,7 @@ soak() {
     local status
     soak_body
     status=$?
-    [ "$(cat $ONLINE1 2>/dev/null)" = 0 ] && echo 1 > $ONLINE1
+    [ "$(cat "$ONLINE1" 2>/dev/null)" = 0 ] && echo 1 > "$ONLINE1"
     pcp_restore "$defaults" || status=1
     return $status
 }

@@ -48,14 +48,18 @@ cpus_match() {
 }
 check "node CPUs match /sys/devices/system/node" cpus_match
 
-standard_topology() {
-    local nodes zones
-    nodes=$(arenas | cut -d' ' -f1 | sort -u | wc -l)
+# The topology qemu/run was asked for (RKMEM_NODES, RKMEM_CPUS,
+# RKMEM_NODE_MEM in MiB per node; the standard one if run otherwise).
+asked_topology() {
+    local zones mem=(${RKMEM_NODE_MEM:-3072 3072}) want_mem= i
+    for i in "${!mem[@]}"; do [ "${mem[i]}" = 0 ] || want_mem+="$i "; done
     zones=$(arenas | cut -d' ' -f2 | sort -u | tr '\n' ' ')
-    echo "# nodes: $nodes; zones: $zones"
-    [ "$nodes" = 2 ] && [ "$zones" = "DMA DMA32 Movable Normal " ]
+    echo "# nodes: $NNODES online, with memory: $(nodes_with_memory | tr '\n' ' ')(asked ${RKMEM_NODES:-2}: $want_mem); CPUs: $NCPUS (asked ${RKMEM_CPUS:-2}); zones: $zones"
+    echo "# roles: N0=$N0 N1=${N1:--} NMOV=${NMOV:--} C0=$C0 C1=${C1:--}"
+    [ "$NNODES" = "${RKMEM_NODES:-2}" ] && [ "$NCPUS" = "${RKMEM_CPUS:-2}" ] &&
+    [ "$(nodes_with_memory | tr '\n' ' ')" = "$want_mem" ] && [ "$zones" = "DMA DMA32 Movable Normal " ]
 }
-check "standard VM topology: 2 nodes; DMA, DMA32, Normal, Movable" standard_topology
+check "the VM's topology is the one asked for; DMA, DMA32, Normal, Movable" asked_topology
 
 buddyinfo_layout() {
     # Same zones in the same order, and byte for byte the host's layout: the

@@ -947,19 +947,31 @@ static bool targeted(void)
 	       badnid > 0 || initcheck;
 }
 
+/* The last online node with a Movable zone (node 1 of the standard VM). */
+static int movable_node(void)
+{
+	int nid, found = NUMA_NO_NODE;
+
+	for_each_online_node(nid)
+		if (populated_zone(&NODE_DATA(nid)->node_zones[ZONE_MOVABLE]))
+			found = nid;
+	return found;
+}
+
 static void run_basic(void)
 {
 	struct page *page;
 	unsigned long flags;
-	int nid;
+	int nid, mnid = movable_node();
 
 	for_each_online_node(nid)
 		check_alloc(nid, GFP_KERNEL | __GFP_THISNODE, 0, nid, ZONE_NORMAL,
 			    "GFP_KERNEL|__GFP_THISNODE lands on its node, Normal");
 	check_alloc(0, GFP_KERNEL | GFP_DMA32, 2, 0, ZONE_DMA32, "GFP_DMA32 order 2");
 	check_alloc(0, GFP_KERNEL | GFP_DMA, 0, 0, ZONE_DMA, "GFP_DMA");
-	check_alloc(1, GFP_HIGHUSER_MOVABLE | __GFP_THISNODE, 0, 1, ZONE_MOVABLE,
-		    "GFP_HIGHUSER_MOVABLE lands in Movable");
+	if (mnid != NUMA_NO_NODE)
+		check_alloc(mnid, GFP_HIGHUSER_MOVABLE | __GFP_THISNODE, 0, mnid, ZONE_MOVABLE,
+			    "GFP_HIGHUSER_MOVABLE lands in Movable");
 	check_alloc(NUMA_NO_NODE, GFP_KERNEL, MAX_PAGE_ORDER, -1, ZONE_NORMAL,
 		    "a whole block");
 
