@@ -1055,17 +1055,6 @@ static int movable_node(void)
 	return found;
 }
 
-/* The last online node with a Movable zone (node 1 of the standard VM). */
-static int movable_node(void)
-{
-	int nid, found = NUMA_NO_NODE;
-
-	for_each_online_node(nid)
-		if (populated_zone(&NODE_DATA(nid)->node_zones[ZONE_MOVABLE]))
-			found = nid;
-	return found;
-}
-
 static void run_basic(void)
 {
 	struct page *page;
