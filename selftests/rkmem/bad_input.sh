@@ -14,7 +14,7 @@ EINVAL="Invalid argument"
 ERANGE="Numerical result out of range"
 
 ktap_print_header
-ktap_set_plan 7
+ktap_set_plan 6
 reset_rkmem
 
 # The zoneinfo rows of the kinds (rust/logic/bad_input.rs), and what one
