@@ -28,14 +28,27 @@ movable_blocks() {
             [ "$(cat "$m/valid_zones")" = Movable ] && echo "${m##*memory}"
     done
 }
-NODE=
+reset_rkmem
+# An offlinable block: one wholly in ZONE_MOVABLE (not straddling the zone
+# boundary: valid_zones "none") without boot-time reserved allocations (the
+# top of each node holds memblock allocations, which the host's isolation
+# refuses with EBUSY before any notifier runs). Probed by taking it offline
+# while rkmem holds nothing there, then online_movable again.
+NODE= MB=
 for n in $(arenas | awk '$2 == "Movable" { print $1 }'); do
-    [ -n "$(movable_blocks "$n")" ] && { NODE=$n; break; }
+    for m in $(movable_blocks "$n"); do
+        if timeout 120 bash -c "echo offline > $MEM/memory$m/state" 2>/dev/null; then
+            echo online_movable > "$MEM/memory$m/state" || break 2
+            NODE=$n MB=$m
+            break 2
+        fi
+        echo "# memory$m (node $n, Movable) cannot go offline"
+    done
 done
-[ -n "$NODE" ] || skip_all "no online Movable memory block on a node with a Movable arena"
+[ -n "$NODE" ] || skip_all "no offlinable Movable memory block on a node with a Movable arena"
+echo "# memory$MB (node $NODE, Movable) can go offline and online again"
 
 ktap_set_plan 4
-reset_rkmem
 
 # Memory blocks this test took offline are put back online on any exit.
 OFFLINED=()
@@ -69,30 +82,23 @@ rk_in() {
 refused() { awk '$1 == "offline_refused" { print $2 }' "$D/zoneinfo"; }
 range_of() { printf '%#x-%#x' $(($1 * PPB)) $((($1 + 1) * PPB - 1)); }
 
-# take_block_in_movable_mb: takes Movable blocks on $NODE until one lands in
-# a memory block wholly in ZONE_MOVABLE (one straddling the zone boundary
-# cannot go offline); sets MB to it. The newest block heads the buddy's
-# lists, so the next allocation is served from it.
-MB=
-take_block_in_movable_mb() {
-    local i max before pfn
+# take_block_in_mb: takes Movable blocks on $NODE until one lands in memory
+# block $MB (the host hands out freshly onlined pages last). The newest
+# block heads the buddy's lists, so the next allocation is served from it.
+take_block_in_mb() {
+    local i max
     max=$(sed -n "s/^node=$NODE zone=Movable .* max=//p" "$D/limit")
     for ((i = 0; i < max; i++)); do
-        before=" $(rk_pfns "$NODE" Movable | tr '\n' ' ') "
-        knob prefill "node=$NODE zone=Movable blocks=1" >/dev/null || return 1
-        for pfn in $(rk_pfns "$NODE" Movable); do
-            [[ $before == *" $pfn "* ]] && continue
-            MB=$((pfn / PPB))
-            echo "# rkmem's new block pfn $pfn is in memory$MB ($(state $MB), $(cat "$MEM/memory$MB/valid_zones"))"
-            [ "$(state $MB)" = online ] && [ "$(cat "$MEM/memory$MB/valid_zones")" = Movable ] && return 0
-        done
+        [ "$(rk_in $MB)" -gt 0 ] && break
+        knob prefill "node=$NODE zone=Movable blocks=1" >/dev/null || break
     done
-    return 1
+    echo "# after $i blocks taken, rkmem holds $(rk_in $MB) in memory$MB"
+    [ "$(rk_in $MB)" = 1 ]
 }
 
 refused_while_in_use() {
     local r0 s t err
-    take_block_in_movable_mb || return 1
+    take_block_in_mb || return 1
     knob test "alloc node=$NODE zone=Movable order=0 count=1" >/dev/null || return 1
     echo "# rkmem's blocks in memory$MB: $(awk -v lo=$((MB * PPB)) -v hi=$(((MB + 1) * PPB)) -F'[ =]' '$6 >= lo && $6 < hi' "$D/blocks" | tr '\n' ' ')"
     [ "$(landed "$NODE" Movable)" = 1 ] && [ "$(rk_in $MB)" = 1 ] || return 1
@@ -127,21 +133,13 @@ offline_after_free() {
 check "the page freed: the offline succeeds, the block went back to the host" offline_after_free
 
 online_again_free_blocks_go() {
-    local s t err i max n ret0
+    local s t err n ret0
     knob shrink all >/dev/null
     read -r s t err < <(set_state $MB online_movable)
     echo "# online_movable memory$MB: status $s $err; now $(state $MB), $(cat "$MEM/memory$MB/valid_zones")"
     [ "$s" = 0 ] && [ "$(state $MB)" = online ] || return 1
-    # The host hands out the freshly onlined pages last: take blocks until
-    # one lands there.
-    max=$(sed -n "s/^node=$NODE zone=Movable .* max=//p" "$D/limit")
-    for ((i = 0; i < max; i++)); do
-        [ "$(rk_in $MB)" -gt 0 ] && break
-        knob prefill "node=$NODE zone=Movable blocks=1" >/dev/null || break
-    done
+    take_block_in_mb || return 1
     n=$(rk_in $MB)
-    echo "# after $i blocks taken, rkmem holds $n in memory$MB"
-    [ "$n" -gt 0 ] || return 1
     ret0=$(zinfo "$NODE" Movable offline_returned)
     read -r s t err < <(set_state $MB offline)
     echo "# offline of memory$MB with $n free rkmem blocks: status $s after $t s $err"
