@@ -75,7 +75,7 @@ mempool_loop() {
 
 # disturb END: the shell's side until END.
 disturb() {
-    local i=0 cpu cpus
+    local i=0 cpu cpus hogs=()
     cpus=$(cpu_list /sys/devices/system/cpu/online | grep -vx 0)
     while [ $SECONDS -lt "$1" ]; do
         i=$((i + 1))
@@ -99,11 +99,12 @@ disturb() {
                knob limit "node=$n zone=$z blocks=${m#max=}" >/dev/null
            done < <(sed 's/node=\([0-9]*\) zone=\([A-Za-z0-9]*\) /\1 \2 /' "$D/limit") ;;
         6) slab_debug_set "$( [ $((i % 16)) = 6 ] && echo FZPU || echo - )" >/dev/null 2>&1 ;;
-        7) hog & ;;
+        7) hog & hogs+=($!) ;;
         esac
         sleep 0.2
     done
-    wait
+    # Only the hogs: the clients are run_stress's to wait for.
+    [ ${#hogs[@]} = 0 ] || wait "${hogs[@]}"
     echo "$i" > "$LOG/disturbances"
 }
 
