@@ -557,16 +557,15 @@ pub(crate) fn numa_node_id() -> usize {
 
 // ---- the C API ----
 
-// `enum rkmem_alloc_flags` of host_glue.h.
-const ALLOC_THISNODE: c_uint = 1;
-const ALLOC_CAN_SLEEP: c_uint = 2;
-const ALLOC_ZERO: c_uint = 4;
+// `enum rkmem_alloc_flags` of host_glue.h (the slab and mempool layers'
+// entry points decode the same bits).
+pub(crate) const ALLOC_THISNODE: c_uint = 1;
+pub(crate) const ALLOC_CAN_SLEEP: c_uint = 2;
+pub(crate) const ALLOC_ZERO: c_uint = 4;
 const ALLOC_COMP: c_uint = 8;
-const ALLOC_NOFAIL: c_uint = 16;
-const ALLOC_INIT: c_uint = 32;
+pub(crate) const ALLOC_NOFAIL: c_uint = 16;
+pub(crate) const ALLOC_INIT: c_uint = 32;
 
-/// Backs `rkmem_alloc_pages()`: 0 and `*pfn` set, or a negative errno.
-/// `flags` are the `RKMEM_ALLOC_*` bits the glue decoded from `gfp`.
 /// A page request from the C API's decoded gfp (`None`: no such zone).
 pub(crate) fn alloc_request(
     node: usize,
@@ -593,6 +592,8 @@ pub(crate) fn alloc_request(
     })
 }
 
+/// Backs `rkmem_alloc_pages()`: 0 and `*pfn` set, or a negative errno.
+/// `flags` are the `RKMEM_ALLOC_*` bits the glue decoded from `gfp`.
 #[no_mangle]
 pub(crate) extern "C" fn rkmem_rust_alloc(
     nid: c_int,

@@ -177,12 +177,7 @@ pub(crate) fn slabs() -> Option<&'static crate::slab::Slabs> {
 use crate::slab::{Cache, ObjReq};
 use kernel::ffi::c_uint;
 
-const ALLOC_THISNODE: c_uint = 1;
-/// `RKMEM_ALLOC_CAN_SLEEP` (rust/host_glue.h).
-pub(crate) const ALLOC_CAN_SLEEP: c_uint = 2;
-const ALLOC_ZERO: c_uint = 4;
-const ALLOC_NOFAIL: c_uint = 16;
-const ALLOC_INIT: c_uint = 32;
+pub(crate) use super::{ALLOC_CAN_SLEEP, ALLOC_INIT, ALLOC_NOFAIL, ALLOC_THISNODE, ALLOC_ZERO};
 
 /// The cache behind a C handle (the cache's address, as the host's
 /// `struct kmem_cache *`), and the pages layer.
