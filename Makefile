@@ -75,7 +75,7 @@ vm: module
 # (make check runs 60 s of it); debug kernel, lockdep on, or FLAVOUR=kasan.
 DURATION ?= 120
 stress: module
-	@KDIR="$(kdir)" qemu/run -- env STRESS_SECS=$(DURATION) \
+	@KDIR="$(kdir)" VM_TIMEOUT=$$(($(DURATION) + 1200)) qemu/run -- env STRESS_SECS=$(DURATION) \
 		selftests/rkmem/run_kselftest.sh stress.sh
 
 soak: stress

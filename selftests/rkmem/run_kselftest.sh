@@ -11,6 +11,11 @@ export KDIR logfile=/dev/stdout
 source "$BASE_DIR/kselftest/runner.sh"
 # runner.sh looks for "settings" under BASE_DIR only; ours is here.
 kselftest_default_timeout=$(sed -n 's/^timeout=//p' "$HERE/settings")
+# A long stress run (STRESS_SECS) gets its duration on top of 10 minutes of
+# setup and unload checks (kmemleak's scan is slow under TCG).
+if [ -n "${STRESS_SECS:-}" ] && [ $((STRESS_SECS + 600)) -gt "$kselftest_default_timeout" ]; then
+    kselftest_default_timeout=$((STRESS_SECS + 600))
+fi
 tests=$(sed -n 's/^TEST_PROGS *:= *//p' "$HERE/Makefile")
 [ $# -gt 0 ] && tests="$*"
 cd "$HERE"

@@ -99,7 +99,14 @@ disturb() {
                knob limit "node=$n zone=$z blocks=${m#max=}" >/dev/null
            done < <(sed 's/node=\([0-9]*\) zone=\([A-Za-z0-9]*\) /\1 \2 /' "$D/limit") ;;
         6) slab_debug_set "$( [ $((i % 16)) = 6 ] && echo FZPU || echo - )" >/dev/null 2>&1 ;;
-        7) hog & hogs+=($!) ;;
+        7) # One hog at a time: under TCG filling 40% takes longer than
+           # a round of this loop, and overlapping hogs would each take 40%
+           # of what was available before the others had filled theirs
+           # (the host's OOM killer then ended one: a splat).
+           if [ ${#hogs[@]} = 0 ] || ! kill -0 "${hogs[-1]}" 2>/dev/null; then
+               hog &
+               hogs+=($!)
+           fi ;;
         esac
         sleep 0.2
     done
