@@ -11,7 +11,7 @@
 //! before this one, never after.
 
 use core::ops::{Deref, DerefMut};
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use kernel::prelude::*;
 
@@ -30,8 +30,9 @@ use crate::new_irq_spinlock;
 /// Most arenas: one per (node, zone).
 pub(crate) const MAX_ARENAS: usize = MAX_NODES * NR_ZONES;
 
-/// The module-wide map from host blocks to (arena, slot).
-pub(crate) type PfnMap = BlockMap<KVec<AtomicU32>>;
+/// The module-wide map from host blocks to (arena, slot): 2 MiB per TiB of
+/// the host's pfn span, so kvmalloc'd.
+pub(crate) type PfnMap = BlockMap<KVVec<AtomicU64>>;
 
 /// A block held by an arena: its host pages and their buddy metadata (one
 /// object of rkmem's metadata cache). Dropping it gives the pages back.
@@ -75,7 +76,9 @@ impl DerefMut for OwnedBlock {
     }
 }
 
-type Buddy = BuddyArena<KVec<Option<OwnedBlock>>, OwnedBlock>;
+// Tables sized by the zone (a 1 TiB zone: 262144 slots) may pass what
+// kmalloc gives: `KVVec` falls back to vmalloc.
+type Buddy = BuddyArena<KVVec<Option<OwnedBlock>>, KVVec<u32>, OwnedBlock>;
 
 /// The locked part of an arena.
 pub(crate) struct ArenaState {
@@ -139,7 +142,7 @@ pub(crate) struct Arena {
     /// Per-CPU page lists in front of the buddy ([`crate::pcp`]).
     pub(crate) pcp: PerCpuCells<PcpLists>,
     /// Per slot: which chunks are live with a caller (lock-free checks).
-    tags: KVec<BlockTags>,
+    tags: KVVec<BlockTags>,
     /// Allocations that preferred this arena but were served by arena `i`.
     pub(crate) fallback_to: [AtomicU64; MAX_ARENAS],
     /// Allocations served here that preferred another arena.
@@ -223,14 +226,16 @@ impl Arena {
         info: ZoneInfo,
     ) -> Result<Pin<KBox<Self>>> {
         let max_blocks = (info.managed_pages as usize).div_ceil(BLOCK_PAGES);
-        let mut slots = KVec::with_capacity(max_blocks, GFP_KERNEL)?;
-        let mut tags = KVec::with_capacity(max_blocks, GFP_KERNEL)?;
+        let mut slots = KVVec::with_capacity(max_blocks, GFP_KERNEL)?;
+        let mut tags = KVVec::with_capacity(max_blocks, GFP_KERNEL)?;
         for _ in 0..max_blocks {
             slots.push(None, GFP_KERNEL)?;
             tags.push(BlockTags::new(), GFP_KERNEL)?;
         }
+        let mut vacant = KVVec::new();
+        vacant.extend_with(max_blocks, 0u32, GFP_KERNEL)?;
         let locked = ArenaState {
-            buddy: BuddyArena::new(slots),
+            buddy: BuddyArena::new(slots, vacant),
             limit: max_blocks,
             growing: 0,
             stats: ArenaStats::default(),
@@ -266,10 +271,13 @@ impl Arena {
         self.tags.get(slot)
     }
 
-    /// Bytes of the per-slot tables (slots and tags: one entry per block
-    /// the zone could hold).
+    /// Bytes of the per-slot tables (slots, the vacant-slot stack and tags:
+    /// one entry per block the zone could hold).
     pub(crate) fn table_bytes(&self) -> usize {
-        self.max_blocks * (core::mem::size_of::<Option<OwnedBlock>>() + BLOCK_TAG_BYTES)
+        self.max_blocks
+            * (core::mem::size_of::<Option<OwnedBlock>>()
+                + core::mem::size_of::<u32>()
+                + BLOCK_TAG_BYTES)
     }
 
     /// Reserves room for one more block (against the limit unless
@@ -330,8 +338,9 @@ impl Arena {
         if !map.insert(pfn, owner) {
             return Err(block);
         }
+        // Fills the slot `vacant_slot` named (same lock hold).
         st.buddy
-            .add_block(slot, block)
+            .add_block(block)
             .inspect_err(|_| map.remove(pfn))?;
         st.stats.grows += 1;
         Ok(())

@@ -6,7 +6,7 @@
 //! host boundary ([`host`], the only `unsafe` code) and C glue
 //! (`host_glue.c`); debugfs reports and knobs ([`debugfs`]).
 
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use kernel::prelude::*;
 use kernel::sync::Mutex;
@@ -203,9 +203,9 @@ impl Rkmem {
             return Err(ENODEV);
         }
         let blocks = PfnMap::blocks_for(first_pfn, end_pfn);
-        let mut entries = KVec::with_capacity(blocks, GFP_KERNEL)?;
+        let mut entries = KVVec::with_capacity(blocks, GFP_KERNEL)?;
         for _ in 0..blocks {
-            entries.push(AtomicU32::new(0), GFP_KERNEL)?;
+            entries.push(AtomicU64::new(0), GFP_KERNEL)?;
         }
         let map = BlockMap::new(first_pfn, entries);
         KBox::pin_init(
