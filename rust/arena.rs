@@ -23,12 +23,10 @@ use crate::logic::buddy::{BlockMeta, BuddyArena, BuddyStats, FreeError};
 use crate::logic::order::{BLOCK_PAGES, NR_ORDERS};
 use crate::logic::pcp::PcpLists;
 use crate::logic::tags::{BlockTags, BLOCK_TAG_BYTES};
-use crate::logic::zonelist::{ZoneType, MAX_NODES, NR_ZONES};
+use crate::logic::fallback_counts::FallbackCounts;
+use crate::logic::zonelist::ZoneType;
 
 use crate::new_irq_spinlock;
-
-/// Most arenas: one per (node, zone).
-pub(crate) const MAX_ARENAS: usize = MAX_NODES * NR_ZONES;
 
 /// The module-wide map from host blocks to (arena, slot): 2 MiB per TiB of
 /// the host's pfn span, so kvmalloc'd.
@@ -143,8 +141,9 @@ pub(crate) struct Arena {
     pub(crate) pcp: PerCpuCells<PcpLists>,
     /// Per slot: which chunks are live with a caller (lock-free checks).
     tags: KVVec<BlockTags>,
-    /// Allocations that preferred this arena but were served by arena `i`.
-    pub(crate) fallback_to: [AtomicU64; MAX_ARENAS],
+    /// Allocations that preferred this arena but another served, by target
+    /// (the first few targets one by one: any number of arenas).
+    pub(crate) fallback_to: FallbackCounts,
     /// Allocations served here that preferred another arena.
     pub(crate) fallback_in: AtomicU64,
     /// Requests preferring this arena that nothing could serve (-ENOMEM).
@@ -251,7 +250,7 @@ impl Arena {
                 state <- new_irq_spinlock!(locked, "rkmem_arena"),
                 pcp,
                 tags,
-                fallback_to: [const { AtomicU64::new(0) }; MAX_ARENAS],
+                fallback_to: FallbackCounts::new(),
                 fallback_in: AtomicU64::new(0),
                 alloc_failures: AtomicU64::new(0),
                 refused_frees: AtomicU64::new(0),
@@ -471,9 +470,7 @@ impl Arena {
 
     /// Counts a fallback from `self` (preferred) to `to`.
     pub(crate) fn count_fallback(&self, to: &Arena) {
-        if let Some(counter) = self.fallback_to.get(to.id) {
-            counter.fetch_add(1, Ordering::Relaxed);
-        }
+        self.fallback_to.count(to.id);
         to.fallback_in.fetch_add(1, Ordering::Relaxed);
     }
 }
