@@ -17,7 +17,7 @@ use kernel::prelude::*;
 
 use crate::host::pages::CacheBox;
 use crate::host::percpu::PerCpuCells;
-use crate::host::{HostBlock, IrqSpinLock, ZoneInfo};
+use crate::host::{HostBlock, IrqSpinLock, LongLoop, ZoneInfo};
 use crate::logic::blockmap::{BlockMap, Owner};
 use crate::logic::buddy::{BlockMeta, BuddyArena, BuddyStats, FreeError};
 use crate::logic::order::{BLOCK_PAGES, NR_ORDERS};
@@ -352,11 +352,16 @@ impl Arena {
     }
 
     /// Gives up to `max_blocks` wholly free blocks back to the host; returns
-    /// how many. One block per lock hold; pages go back outside the lock.
-    /// Per-CPU lists must be drained first for their pages to count.
-    pub(crate) fn shrink(&self, map: &PfnMap, max_blocks: usize) -> usize {
+    /// how many. One block per lock hold; pages go back outside the lock,
+    /// where the loop also yields as `how` says (a knob write stops on a
+    /// fatal signal: what was given back stays given back). Per-CPU lists
+    /// must be drained first for their pages to count.
+    pub(crate) fn shrink(&self, map: &PfnMap, max_blocks: usize, how: LongLoop) -> usize {
         let mut done = 0;
         while done < max_blocks {
+            if done > 0 && how.should_stop() {
+                break;
+            }
             let block = {
                 let mut st = self.state.lock();
                 let Some(block) = st.buddy.pop_whole_block() else {
@@ -425,7 +430,11 @@ impl Arena {
         self.state.lock().limit = limit;
     }
 
-    /// Checks the buddy invariants.
+    /// Checks the buddy invariants: a recount of every held block's bits
+    /// and the vacant-slot stack, in one lock hold (it needs a consistent
+    /// picture), so IRQs stay off for O(slots + blocks x chunks). Only the
+    /// `verify` test command runs it, one arena at a time, never in
+    /// production paths.
     pub(crate) fn verify(&self) -> Result<(), &'static str> {
         self.state.lock().buddy.verify()
     }
@@ -450,20 +459,29 @@ impl Arena {
     /// Unload (per-CPU lists already drained): gives back every wholly free
     /// block; blocks with pages still allocated are detached and their pages
     /// deliberately kept from the host (never free memory someone may still
-    /// use). Returns (blocks kept, pages in use).
+    /// use). Returns (blocks kept, pages in use). Never stops early; one
+    /// slot per lock hold and a reschedule between (a 1 TiB zone has
+    /// 262144 slots: not one IRQs-off walk).
     pub(crate) fn teardown(&self, map: &PfnMap) -> (usize, usize) {
-        self.shrink(map, usize::MAX);
+        self.shrink(map, usize::MAX, LongLoop::ToTheEnd);
         let mut kept = (0, 0);
-        let mut st = self.state.lock();
-        for slot in 0..st.buddy.capacity() {
-            if let Some(block) = st.buddy.take_any_block(slot) {
+        for slot in 0..self.max_blocks {
+            let block = {
+                let mut st = self.state.lock();
+                if st.buddy.blocks() == 0 {
+                    break;
+                }
+                st.buddy.take_any_block(slot)
+            };
+            if let Some(block) = block {
                 map.remove(block.base_pfn());
                 kept.0 += 1;
                 kept.1 += BLOCK_PAGES - block.free_pages();
-                // Frees only the metadata (kmem_cache_free is fine under
-                // a spinlock); the pages stay out of the host allocator.
+                // Frees only the metadata; the pages stay out of the host
+                // allocator.
                 block.leak_pages();
             }
+            LongLoop::ToTheEnd.should_stop();
         }
         kept
     }

@@ -443,7 +443,11 @@ impl Rkmem {
         if s.blocks + blocks as usize > s.limit {
             return Err(ERANGE);
         }
-        for _ in 0..blocks {
+        for done in 0..blocks {
+            // Killed part way: keep what was taken (as a host shortage).
+            if done > 0 && host::LongLoop::Killable.should_stop() {
+                return Err(EINTR);
+            }
             // Strict: only blocks of this very zone. A host shortage part
             // way keeps what was taken (-ENOMEM).
             self.grow(arena, host::pages::GFP_KERNEL, false, false, true)
@@ -459,15 +463,19 @@ impl Rkmem {
             slabs.shrink_all(self, true);
         }
         match target {
+            // A fatal signal stops it part way: what went back stays back.
             Some(r) => {
                 let arena = self.arena_ref(r)?;
                 arena.drain_lists(&self.map);
-                arena.shrink(&self.map, usize::MAX);
+                arena.shrink(&self.map, usize::MAX, host::LongLoop::Killable);
             }
             None => {
                 self.drain_all();
                 for arena in self.arenas.iter() {
-                    arena.shrink(&self.map, usize::MAX);
+                    if host::LongLoop::Killable.should_stop() {
+                        break;
+                    }
+                    arena.shrink(&self.map, usize::MAX, host::LongLoop::Killable);
                 }
             }
         }
@@ -491,7 +499,11 @@ impl Rkmem {
                 };
                 let mut test = self.test.lock();
                 test.held.reserve(count as usize)?;
-                for _ in 0..count {
+                for done in 0..count {
+                    // Killed part way: what was taken stays held.
+                    if done > 0 && host::LongLoop::Killable.should_stop() {
+                        return Err(EINTR);
+                    }
                     let req = crate::AllocRequest::plain(placement, order, !atomic);
                     let got = if atomic {
                         host::in_atomic_section(|| self.alloc_pages_client(&req))
@@ -511,7 +523,10 @@ impl Rkmem {
                 if count > test.held.len() {
                     return Err(ERANGE);
                 }
-                for _ in 0..count {
+                for done in 0..count {
+                    if done > 0 && host::LongLoop::Killable.should_stop() {
+                        return Err(EINTR);
+                    }
                     if let Some((pfn, order)) = test.held.pop() {
                         self.free_pages(pfn, order);
                     }
@@ -521,6 +536,7 @@ impl Rkmem {
             TestCmd::BadFree => self.bad_free_test(),
             TestCmd::Verify => {
                 for arena in self.arenas.iter() {
+                    host::cond_resched();
                     if let Err(why) = arena.verify() {
                         pr_err!(
                             "node {} zone {}: buddy invariant broken: {}\n",

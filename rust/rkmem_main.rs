@@ -633,8 +633,10 @@ impl Rkmem {
             if freed >= nr_pages {
                 break;
             }
-            freed +=
-                arena.shrink(&self.map, (nr_pages - freed).div_ceil(BLOCK_PAGES)) * BLOCK_PAGES;
+            // The host's reclaim, in process context (`do_shrink_slab`
+            // reschedules between batches too); bounded by `nr_pages`.
+            let blocks = (nr_pages - freed).div_ceil(BLOCK_PAGES);
+            freed += arena.shrink(&self.map, blocks, host::LongLoop::ToTheEnd) * BLOCK_PAGES;
         }
         freed
     }
@@ -720,6 +722,7 @@ impl Rkmem {
             let mut test = self.test.lock();
             while let Some((pfn, order)) = test.held.pop() {
                 self.free_pages(pfn, order);
+                host::cond_resched();
             }
         }
         self.drain_all();
