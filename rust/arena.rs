@@ -20,10 +20,10 @@ use crate::host::percpu::PerCpuCells;
 use crate::host::{HostBlock, IrqSpinLock, LongLoop, ZoneInfo};
 use crate::logic::blockmap::{BlockMap, Owner};
 use crate::logic::buddy::{BlockMeta, BuddyArena, BuddyStats, FreeError};
+use crate::logic::fallback_counts::FallbackCounts;
 use crate::logic::order::{BLOCK_PAGES, NR_ORDERS};
 use crate::logic::pcp::PcpLists;
 use crate::logic::tags::{BlockTags, BLOCK_TAG_BYTES};
-use crate::logic::fallback_counts::FallbackCounts;
 use crate::logic::zonelist::ZoneType;
 
 use crate::new_irq_spinlock;
@@ -338,9 +338,7 @@ impl Arena {
             return Err(block);
         }
         // Fills the slot `vacant_slot` named (same lock hold).
-        st.buddy
-            .add_block(block)
-            .inspect_err(|_| map.remove(pfn))?;
+        st.buddy.add_block(block).inspect_err(|_| map.remove(pfn))?;
         st.stats.grows += 1;
         Ok(())
     }

@@ -595,7 +595,10 @@ impl Rkmem {
     /// Nodes with memory in the order a request preferring `node` visits
     /// them (the host's zonelist order).
     pub(crate) fn node_order(&self, node: usize) -> impl Iterator<Item = usize> + '_ {
-        self.topology.node_order(node).iter().map(|&n| usize::from(n))
+        self.topology
+            .node_order(node)
+            .iter()
+            .map(|&n| usize::from(n))
     }
 
     /// Gives every CPU's listed pages of every arena back to the buddy.

@@ -746,7 +746,11 @@ mod tests {
         );
         assert_eq!(a.blocks(), 1);
         // The taken block can be added again, and is whole.
-        assert_eq!(a.add_block(b).ok(), Some(slot), "last emptied, first filled");
+        assert_eq!(
+            a.add_block(b).ok(),
+            Some(slot),
+            "last emptied, first filled"
+        );
         assert_eq!(a.nr_free(MAX_ORDER), 2);
         a.verify().unwrap();
     }

@@ -583,21 +583,52 @@ mod tests {
     fn node_ids_bounded_by_nr_node_ids() {
         type Parse = fn(&str, usize) -> Result<(), CmdError>;
         let parsers: [(&str, Parse); 7] = [
-            ("limit", |s, n| super::parse_arena_blocks(&std::format!("node={s} zone=Normal blocks=1"), n).map(drop)),
-            ("prefill", |s, n| super::parse_prefill(&std::format!("node={s} zone=Normal blocks=1"), n).map(drop)),
-            ("shrink", |s, n| super::parse_shrink(&std::format!("node={s} zone=Normal"), n).map(drop)),
-            ("drain", |s, n| super::parse_shrink(&std::format!("zone=Normal node={s}"), n).map(drop)),
-            ("pcp", |s, n| super::parse_pcp(&std::format!("high=64 batch=8 node={s} zone=Normal"), n).map(drop)),
-            ("test", |s, n| super::parse_test(&std::format!("alloc node={s} zone=Normal order=0 count=1"), n).map(drop)),
-            ("slab_test", |s, n| super::parse_slab_test(&std::format!("alloc t 1 {s}"), n).map(drop)),
+            ("limit", |s, n| {
+                super::parse_arena_blocks(&std::format!("node={s} zone=Normal blocks=1"), n)
+                    .map(drop)
+            }),
+            ("prefill", |s, n| {
+                super::parse_prefill(&std::format!("node={s} zone=Normal blocks=1"), n).map(drop)
+            }),
+            ("shrink", |s, n| {
+                super::parse_shrink(&std::format!("node={s} zone=Normal"), n).map(drop)
+            }),
+            ("drain", |s, n| {
+                super::parse_shrink(&std::format!("zone=Normal node={s}"), n).map(drop)
+            }),
+            ("pcp", |s, n| {
+                super::parse_pcp(&std::format!("high=64 batch=8 node={s} zone=Normal"), n).map(drop)
+            }),
+            ("test", |s, n| {
+                super::parse_test(
+                    &std::format!("alloc node={s} zone=Normal order=0 count=1"),
+                    n,
+                )
+                .map(drop)
+            }),
+            ("slab_test", |s, n| {
+                super::parse_slab_test(&std::format!("alloc t 1 {s}"), n).map(drop)
+            }),
         ];
         for nr_nodes in [1usize, 64, 1024] {
             for (name, parse) in parsers {
                 for ok in [0, nr_nodes / 2, nr_nodes - 1] {
-                    assert_eq!(parse(&std::format!("{ok}"), nr_nodes), Ok(()), "{name} {ok}/{nr_nodes}");
+                    assert_eq!(
+                        parse(&std::format!("{ok}"), nr_nodes),
+                        Ok(()),
+                        "{name} {ok}/{nr_nodes}"
+                    );
                 }
-                for bad in [std::format!("{nr_nodes}"), std::format!("{}", nr_nodes + 1), String::from("99999999999999999999")] {
-                    assert_eq!(parse(&bad, nr_nodes), Err(CmdError::Range), "{name} {bad}/{nr_nodes}");
+                for bad in [
+                    std::format!("{nr_nodes}"),
+                    std::format!("{}", nr_nodes + 1),
+                    String::from("99999999999999999999"),
+                ] {
+                    assert_eq!(
+                        parse(&bad, nr_nodes),
+                        Err(CmdError::Range),
+                        "{name} {bad}/{nr_nodes}"
+                    );
                 }
                 assert_eq!(parse("-1", nr_nodes), Err(CmdError::Invalid), "{name}");
             }

@@ -38,10 +38,11 @@ impl FallbackCounts {
             return;
         };
         for (target, count) in self.targets.iter().zip(&self.counts) {
-            let seen = match target.compare_exchange(EMPTY, key, Ordering::Relaxed, Ordering::Relaxed) {
-                Ok(_) => key,
-                Err(current) => current,
-            };
+            let seen =
+                match target.compare_exchange(EMPTY, key, Ordering::Relaxed, Ordering::Relaxed) {
+                    Ok(_) => key,
+                    Err(current) => current,
+                };
             if seen == key {
                 count.fetch_add(1, Ordering::Relaxed);
                 return;
@@ -92,8 +93,11 @@ mod tests {
         c.count(usize::MAX);
         c.count(0);
         let got: Vec<(usize, u64)> = c.targets().collect();
-        let mut want: Vec<(usize, u64)> =
-            ids.iter().enumerate().map(|(i, &id)| (id, i as u64 + 1)).collect();
+        let mut want: Vec<(usize, u64)> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, &id)| (id, i as u64 + 1))
+            .collect();
         want[0].1 += 1;
         assert_eq!(got, want);
         assert_eq!(c.others(), 3);

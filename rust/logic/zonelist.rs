@@ -190,7 +190,9 @@ where
 
     /// Whether the (node, zone) arena exists.
     pub fn present(&self, node: usize, zone: ZoneType) -> bool {
-        self.flags.get(node).is_some_and(|f| f & (1 << zone as u8) != 0)
+        self.flags
+            .get(node)
+            .is_some_and(|f| f & (1 << zone as u8) != 0)
     }
 
     /// Records that `node` has CPUs (the host prefers nodes without when
@@ -238,9 +240,8 @@ where
             // the loads as they were at the start gives the host's order.
             row[..len].sort_unstable_by_key(|&n| {
                 let n = n as usize;
-                let value = distance[n] as u32
-                    + u32::from(n < local)
-                    + u32::from(flags[n] & HAS_CPUS != 0);
+                let value =
+                    distance[n] as u32 + u32::from(n < local) + u32::from(flags[n] & HAS_CPUS != 0);
                 (!(local_first && n == local), value, load[n], n)
             });
             let mut prev = local;
@@ -474,15 +475,18 @@ mod tests {
     fn sixty_four_nodes_follow_the_hosts_zonelist_rules() {
         let t = big_server();
         let reference = host_orders(&t, 64);
-        for node in 0..64 {
-            assert_eq!(t.node_order(node), &reference[node][..], "node {node}");
+        for (node, host_order) in reference.iter().enumerate() {
+            assert_eq!(t.node_order(node), &host_order[..], "node {node}");
             assert_eq!(t.node_order(node).len(), 62, "every node with memory once");
         }
         // Spot checks: own node first, then its socket: the CPU-less 11
         // and 15 (tied; 15 less loaded), the others above 9, then 8
         // (below 9); then the next socket up (23: CPU-less, above 9).
         assert_eq!(&t.node_order(9)[..8], &[9, 15, 11, 10, 12, 14, 8, 23]);
-        assert!(!t.node_order(13).contains(&13), "memoryless node not listed");
+        assert!(
+            !t.node_order(13).contains(&13),
+            "memoryless node not listed"
+        );
         assert_eq!(t.node_order(13)[0], 15, "a memoryless node starts nearby");
         // Equally far nodes take turns being first in a distance group.
         let firsts_far: std::collections::BTreeSet<u16> =
