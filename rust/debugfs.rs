@@ -241,10 +241,15 @@ impl Rkmem {
     }
 
     /// Every block held: node, zone, base pfn, free pages (in the buddy;
-    /// per-CPU lists count as allocated). One slot per lock hold.
+    /// per-CPU lists count as allocated). One slot per lock hold, and a
+    /// reschedule now and then (a read, in process context: a 1 TiB zone
+    /// has 262144 slots).
     fn show_blocks(&self, out: &mut impl Write) -> core::fmt::Result {
         for arena in self.arenas.iter() {
             for slot in 0..arena.max_blocks {
+                if slot % 64 == 63 {
+                    host::cond_resched();
+                }
                 let Some((pfn, free)) = arena.block_at(slot) else {
                     continue;
                 };
