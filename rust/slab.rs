@@ -1713,7 +1713,10 @@ impl Cache {
 
     /// Checks every slab on the node lists (after flushing the CPUs, as
     /// `validate_slab_cache`): the free list, counts, and in a debug cache
-    /// every object's red zones and poison. Returns errors found.
+    /// every object's red zones and poison. Returns errors found. Like
+    /// the host's `validate_slab_node`, each node's lists are walked in one
+    /// hold of their lock (IRQs off for as long as the node has slabs): a
+    /// debug command, run on request, never on an allocation path.
     pub(crate) fn validate(&self, rk: &Rkmem) -> u64 {
         self.flush_all(rk);
         let before = self.corruptions.load(Ordering::Relaxed);
