@@ -11,27 +11,26 @@
 //! before this one, never after.
 
 use core::ops::{Deref, DerefMut};
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use kernel::prelude::*;
 
 use crate::host::pages::CacheBox;
 use crate::host::percpu::PerCpuCells;
-use crate::host::{HostBlock, IrqSpinLock, ZoneInfo};
+use crate::host::{HostBlock, IrqSpinLock, LongLoop, ZoneInfo};
 use crate::logic::blockmap::{BlockMap, Owner};
 use crate::logic::buddy::{BlockMeta, BuddyArena, BuddyStats, FreeError};
+use crate::logic::fallback_counts::FallbackCounts;
 use crate::logic::order::{BLOCK_PAGES, NR_ORDERS};
 use crate::logic::pcp::PcpLists;
 use crate::logic::tags::{BlockTags, BLOCK_TAG_BYTES};
-use crate::logic::zonelist::{ZoneType, MAX_NODES, NR_ZONES};
+use crate::logic::zonelist::ZoneType;
 
 use crate::new_irq_spinlock;
 
-/// Most arenas: one per (node, zone).
-pub(crate) const MAX_ARENAS: usize = MAX_NODES * NR_ZONES;
-
-/// The module-wide map from host blocks to (arena, slot).
-pub(crate) type PfnMap = BlockMap<KVec<AtomicU32>>;
+/// The module-wide map from host blocks to (arena, slot): 2 MiB per TiB of
+/// the host's pfn span, so kvmalloc'd.
+pub(crate) type PfnMap = BlockMap<KVVec<AtomicU64>>;
 
 /// A block held by an arena: its host pages and their buddy metadata (one
 /// object of rkmem's metadata cache). Dropping it gives the pages back.
@@ -75,7 +74,9 @@ impl DerefMut for OwnedBlock {
     }
 }
 
-type Buddy = BuddyArena<KVec<Option<OwnedBlock>>, OwnedBlock>;
+// Tables sized by the zone (a 1 TiB zone: 262144 slots) may pass what
+// kmalloc gives: `KVVec` falls back to vmalloc.
+type Buddy = BuddyArena<KVVec<Option<OwnedBlock>>, KVVec<u32>, OwnedBlock>;
 
 /// The locked part of an arena.
 pub(crate) struct ArenaState {
@@ -139,9 +140,10 @@ pub(crate) struct Arena {
     /// Per-CPU page lists in front of the buddy ([`crate::pcp`]).
     pub(crate) pcp: PerCpuCells<PcpLists>,
     /// Per slot: which chunks are live with a caller (lock-free checks).
-    tags: KVec<BlockTags>,
-    /// Allocations that preferred this arena but were served by arena `i`.
-    pub(crate) fallback_to: [AtomicU64; MAX_ARENAS],
+    tags: KVVec<BlockTags>,
+    /// Allocations that preferred this arena but another served, by target
+    /// (the first few targets one by one: any number of arenas).
+    pub(crate) fallback_to: FallbackCounts,
     /// Allocations served here that preferred another arena.
     pub(crate) fallback_in: AtomicU64,
     /// Requests preferring this arena that nothing could serve (-ENOMEM).
@@ -223,14 +225,16 @@ impl Arena {
         info: ZoneInfo,
     ) -> Result<Pin<KBox<Self>>> {
         let max_blocks = (info.managed_pages as usize).div_ceil(BLOCK_PAGES);
-        let mut slots = KVec::with_capacity(max_blocks, GFP_KERNEL)?;
-        let mut tags = KVec::with_capacity(max_blocks, GFP_KERNEL)?;
+        let mut slots = KVVec::with_capacity(max_blocks, GFP_KERNEL)?;
+        let mut tags = KVVec::with_capacity(max_blocks, GFP_KERNEL)?;
         for _ in 0..max_blocks {
             slots.push(None, GFP_KERNEL)?;
             tags.push(BlockTags::new(), GFP_KERNEL)?;
         }
+        let mut vacant = KVVec::new();
+        vacant.extend_with(max_blocks, 0u32, GFP_KERNEL)?;
         let locked = ArenaState {
-            buddy: BuddyArena::new(slots),
+            buddy: BuddyArena::new(slots, vacant),
             limit: max_blocks,
             growing: 0,
             stats: ArenaStats::default(),
@@ -246,7 +250,7 @@ impl Arena {
                 state <- new_irq_spinlock!(locked, "rkmem_arena"),
                 pcp,
                 tags,
-                fallback_to: [const { AtomicU64::new(0) }; MAX_ARENAS],
+                fallback_to: FallbackCounts::new(),
                 fallback_in: AtomicU64::new(0),
                 alloc_failures: AtomicU64::new(0),
                 refused_frees: AtomicU64::new(0),
@@ -266,10 +270,13 @@ impl Arena {
         self.tags.get(slot)
     }
 
-    /// Bytes of the per-slot tables (slots and tags: one entry per block
-    /// the zone could hold).
+    /// Bytes of the per-slot tables (slots, the vacant-slot stack and tags:
+    /// one entry per block the zone could hold).
     pub(crate) fn table_bytes(&self) -> usize {
-        self.max_blocks * (core::mem::size_of::<Option<OwnedBlock>>() + BLOCK_TAG_BYTES)
+        self.max_blocks
+            * (core::mem::size_of::<Option<OwnedBlock>>()
+                + core::mem::size_of::<u32>()
+                + BLOCK_TAG_BYTES)
     }
 
     /// Reserves room for one more block (against the limit unless
@@ -330,9 +337,8 @@ impl Arena {
         if !map.insert(pfn, owner) {
             return Err(block);
         }
-        st.buddy
-            .add_block(slot, block)
-            .inspect_err(|_| map.remove(pfn))?;
+        // Fills the slot `vacant_slot` named (same lock hold).
+        st.buddy.add_block(block).inspect_err(|_| map.remove(pfn))?;
         st.stats.grows += 1;
         Ok(())
     }
@@ -344,11 +350,16 @@ impl Arena {
     }
 
     /// Gives up to `max_blocks` wholly free blocks back to the host; returns
-    /// how many. One block per lock hold; pages go back outside the lock.
-    /// Per-CPU lists must be drained first for their pages to count.
-    pub(crate) fn shrink(&self, map: &PfnMap, max_blocks: usize) -> usize {
+    /// how many. One block per lock hold; pages go back outside the lock,
+    /// where the loop also yields as `how` says (a knob write stops on a
+    /// fatal signal: what was given back stays given back). Per-CPU lists
+    /// must be drained first for their pages to count.
+    pub(crate) fn shrink(&self, map: &PfnMap, max_blocks: usize, how: LongLoop) -> usize {
         let mut done = 0;
         while done < max_blocks {
+            if done > 0 && how.should_stop() {
+                break;
+            }
             let block = {
                 let mut st = self.state.lock();
                 let Some(block) = st.buddy.pop_whole_block() else {
@@ -417,7 +428,11 @@ impl Arena {
         self.state.lock().limit = limit;
     }
 
-    /// Checks the buddy invariants.
+    /// Checks the buddy invariants: a recount of every held block's bits
+    /// and the vacant-slot stack, in one lock hold (it needs a consistent
+    /// picture), so IRQs stay off for O(slots + blocks x chunks). Only the
+    /// `verify` test command runs it, one arena at a time, never in
+    /// production paths.
     pub(crate) fn verify(&self) -> Result<(), &'static str> {
         self.state.lock().buddy.verify()
     }
@@ -442,29 +457,36 @@ impl Arena {
     /// Unload (per-CPU lists already drained): gives back every wholly free
     /// block; blocks with pages still allocated are detached and their pages
     /// deliberately kept from the host (never free memory someone may still
-    /// use). Returns (blocks kept, pages in use).
+    /// use). Returns (blocks kept, pages in use). Never stops early; one
+    /// slot per lock hold and a reschedule between (a 1 TiB zone has
+    /// 262144 slots: not one IRQs-off walk).
     pub(crate) fn teardown(&self, map: &PfnMap) -> (usize, usize) {
-        self.shrink(map, usize::MAX);
+        self.shrink(map, usize::MAX, LongLoop::ToTheEnd);
         let mut kept = (0, 0);
-        let mut st = self.state.lock();
-        for slot in 0..st.buddy.capacity() {
-            if let Some(block) = st.buddy.take_any_block(slot) {
+        for slot in 0..self.max_blocks {
+            let block = {
+                let mut st = self.state.lock();
+                if st.buddy.blocks() == 0 {
+                    break;
+                }
+                st.buddy.take_any_block(slot)
+            };
+            if let Some(block) = block {
                 map.remove(block.base_pfn());
                 kept.0 += 1;
                 kept.1 += BLOCK_PAGES - block.free_pages();
-                // Frees only the metadata (kmem_cache_free is fine under
-                // a spinlock); the pages stay out of the host allocator.
+                // Frees only the metadata; the pages stay out of the host
+                // allocator.
                 block.leak_pages();
             }
+            LongLoop::ToTheEnd.should_stop();
         }
         kept
     }
 
     /// Counts a fallback from `self` (preferred) to `to`.
     pub(crate) fn count_fallback(&self, to: &Arena) {
-        if let Some(counter) = self.fallback_to.get(to.id) {
-            counter.fetch_add(1, Ordering::Relaxed);
-        }
+        self.fallback_to.count(to.id);
         to.fallback_in.fetch_add(1, Ordering::Relaxed);
     }
 }

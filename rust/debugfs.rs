@@ -17,7 +17,7 @@ use crate::host::{self, DebugfsDir};
 use crate::logic::bad_input::BadInput;
 use crate::logic::cmd::{self, ArenaRef, CmdError, TestCmd};
 use crate::logic::order::{pages, NR_ORDERS};
-use crate::logic::zonelist::{Placement, ZoneType, MAX_NODES, NR_ZONES};
+use crate::logic::zonelist::{Placement, ZoneType, NR_ZONES};
 use crate::Rkmem;
 
 mod mempool;
@@ -197,17 +197,21 @@ impl Rkmem {
                 writeln!(out)?;
             }
             self.show_pagesets(arena, out)?;
-            for to in self.arenas.iter() {
-                let n = arena.fallback_to[to.id].load(Relaxed);
-                if n > 0 {
-                    writeln!(
-                        out,
-                        "  fallback_to      node={} zone={} {}",
-                        to.node,
-                        to.zone.name(),
-                        n
-                    )?;
-                }
+            for (to, n) in arena.fallback_to.targets() {
+                let Some(to) = self.arenas.get(to) else {
+                    continue;
+                };
+                writeln!(
+                    out,
+                    "  fallback_to      node={} zone={} {}",
+                    to.node,
+                    to.zone.name(),
+                    n
+                )?;
+            }
+            let others = arena.fallback_to.others();
+            if others > 0 {
+                writeln!(out, "  fallback_to      others {}", others)?;
             }
         }
         Ok(())
@@ -237,10 +241,15 @@ impl Rkmem {
     }
 
     /// Every block held: node, zone, base pfn, free pages (in the buddy;
-    /// per-CPU lists count as allocated). One slot per lock hold.
+    /// per-CPU lists count as allocated). One slot per lock hold, and a
+    /// reschedule now and then (a read, in process context: a 1 TiB zone
+    /// has 262144 slots).
     fn show_blocks(&self, out: &mut impl Write) -> core::fmt::Result {
         for arena in self.arenas.iter() {
             for slot in 0..arena.max_blocks {
+                if slot % 64 == 63 {
+                    host::cond_resched();
+                }
                 let Some((pfn, free)) = arena.block_at(slot) else {
                     continue;
                 };
@@ -332,7 +341,7 @@ impl Rkmem {
     }
 
     fn write_drain(&self, text: &str) -> Result {
-        match cmd::parse_shrink(text).map_err(cmd_err)? {
+        match cmd::parse_shrink(text, self.nr_nodes()).map_err(cmd_err)? {
             Some(r) => {
                 self.arena_ref(r)?.drain_lists(&self.map);
             }
@@ -344,7 +353,7 @@ impl Rkmem {
     }
 
     fn write_pcp(&self, text: &str) -> Result {
-        let (target, high, batch) = cmd::parse_pcp(text).map_err(cmd_err)?;
+        let (target, high, batch) = cmd::parse_pcp(text, self.nr_nodes()).map_err(cmd_err)?;
         let apply = |arena: &crate::arena::Arena| {
             arena.set_pcp(high, batch);
             // Lowered or turned off: what is above `high` goes back now.
@@ -377,21 +386,26 @@ impl Rkmem {
         let test = self.test.lock();
         let held_pages: usize = test.held.iter().map(|&(_, o)| pages(o)).sum();
         writeln!(out, "held {} pages {}", test.held.len(), held_pages)?;
-        // Where the host says the held pages really are.
-        let mut landed = [[0usize; NR_ZONES]; MAX_NODES];
+        // Where the host says the held pages really are: a count per
+        // (node, zone), sized by the host's node ids (may sleep: a read).
+        let mut landed = KVVec::new();
+        landed
+            .extend_with(self.nr_nodes() * NR_ZONES, 0usize, GFP_KERNEL)
+            .map_err(|_| core::fmt::Error)?;
         let mut elsewhere = 0;
         for &(pfn, _) in test.held.iter() {
             match host::page_location(pfn) {
-                (node, Some(zone)) if node < MAX_NODES => landed[node][zone as usize] += 1,
+                (node, Some(zone)) if node < self.nr_nodes() => {
+                    landed[node * NR_ZONES + zone as usize] += 1
+                }
                 _ => elsewhere += 1,
             }
         }
-        for (node, zones) in landed.iter().enumerate() {
-            for (zone, &count) in zones.iter().enumerate() {
-                if count > 0 {
-                    let name = ZoneType::from_index(zone).map_or("?", |z| z.name());
-                    writeln!(out, "landed node={} zone={} count={}", node, name, count)?;
-                }
+        for (i, &count) in landed.iter().enumerate() {
+            if count > 0 {
+                let (node, zone) = (i / NR_ZONES, i % NR_ZONES);
+                let name = ZoneType::from_index(zone).map_or("?", |z| z.name());
+                writeln!(out, "landed node={} zone={} count={}", node, name, count)?;
             }
         }
         if elsewhere > 0 {
@@ -408,7 +422,7 @@ impl Rkmem {
     }
 
     fn check_node(&self, node: usize) -> Result {
-        if node >= self.topology.nr_nodes {
+        if node >= self.nr_nodes() {
             return Err(ERANGE);
         }
         if !host::node_online(node) {
@@ -418,7 +432,7 @@ impl Rkmem {
     }
 
     fn write_limit(&self, text: &str) -> Result {
-        let (r, blocks) = cmd::parse_arena_blocks(text).map_err(cmd_err)?;
+        let (r, blocks) = cmd::parse_arena_blocks(text, self.nr_nodes()).map_err(cmd_err)?;
         let arena = self.arena_ref(r)?;
         if blocks as usize > arena.max_blocks {
             return Err(ERANGE);
@@ -428,13 +442,17 @@ impl Rkmem {
     }
 
     fn write_prefill(&self, text: &str) -> Result {
-        let (r, blocks) = cmd::parse_prefill(text).map_err(cmd_err)?;
+        let (r, blocks) = cmd::parse_prefill(text, self.nr_nodes()).map_err(cmd_err)?;
         let arena = self.arena_ref(r)?;
         let s = arena.snapshot();
         if s.blocks + blocks as usize > s.limit {
             return Err(ERANGE);
         }
-        for _ in 0..blocks {
+        for done in 0..blocks {
+            // Killed part way: keep what was taken (as a host shortage).
+            if done > 0 && host::LongLoop::Killable.should_stop() {
+                return Err(EINTR);
+            }
             // Strict: only blocks of this very zone. A host shortage part
             // way keeps what was taken (-ENOMEM).
             self.grow(arena, host::pages::GFP_KERNEL, false, false, true)
@@ -444,21 +462,25 @@ impl Rkmem {
     }
 
     fn write_shrink(&self, text: &str) -> Result {
-        let target = cmd::parse_shrink(text).map_err(cmd_err)?;
+        let target = cmd::parse_shrink(text, self.nr_nodes()).map_err(cmd_err)?;
         // Top down: empty slabs go back to the buddy first.
         if let Some(slabs) = slabs() {
             slabs.shrink_all(self, true);
         }
         match target {
+            // A fatal signal stops it part way: what went back stays back.
             Some(r) => {
                 let arena = self.arena_ref(r)?;
                 arena.drain_lists(&self.map);
-                arena.shrink(&self.map, usize::MAX);
+                arena.shrink(&self.map, usize::MAX, host::LongLoop::Killable);
             }
             None => {
                 self.drain_all();
                 for arena in self.arenas.iter() {
-                    arena.shrink(&self.map, usize::MAX);
+                    if host::LongLoop::Killable.should_stop() {
+                        break;
+                    }
+                    arena.shrink(&self.map, usize::MAX, host::LongLoop::Killable);
                 }
             }
         }
@@ -466,7 +488,7 @@ impl Rkmem {
     }
 
     fn write_test(&self, text: &str) -> Result {
-        match cmd::parse_test(text).map_err(cmd_err)? {
+        match cmd::parse_test(text, self.nr_nodes()).map_err(cmd_err)? {
             TestCmd::Alloc {
                 arena,
                 order,
@@ -482,7 +504,11 @@ impl Rkmem {
                 };
                 let mut test = self.test.lock();
                 test.held.reserve(count as usize)?;
-                for _ in 0..count {
+                for done in 0..count {
+                    // Killed part way: what was taken stays held.
+                    if done > 0 && host::LongLoop::Killable.should_stop() {
+                        return Err(EINTR);
+                    }
                     let req = crate::AllocRequest::plain(placement, order, !atomic);
                     let got = if atomic {
                         host::in_atomic_section(|| self.alloc_pages_client(&req))
@@ -502,7 +528,10 @@ impl Rkmem {
                 if count > test.held.len() {
                     return Err(ERANGE);
                 }
-                for _ in 0..count {
+                for done in 0..count {
+                    if done > 0 && host::LongLoop::Killable.should_stop() {
+                        return Err(EINTR);
+                    }
                     if let Some((pfn, order)) = test.held.pop() {
                         self.free_pages(pfn, order);
                     }
@@ -512,6 +541,7 @@ impl Rkmem {
             TestCmd::BadFree => self.bad_free_test(),
             TestCmd::Verify => {
                 for arena in self.arenas.iter() {
+                    host::cond_resched();
                     if let Err(why) = arena.verify() {
                         pr_err!(
                             "node {} zone {}: buddy invariant broken: {}\n",

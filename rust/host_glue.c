@@ -14,6 +14,7 @@
 #include <linux/jiffies.h>
 #include <linux/ratelimit.h>
 #include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
 #include <linux/export.h>
 #include <linux/gfp.h>
 #include <linux/mm.h>
@@ -62,6 +63,7 @@ static const gfp_t gfp_of_kind[] = {
 unsigned int rkmem_host_max_order(void) { return MAX_PAGE_ORDER; }
 int rkmem_host_nr_node_ids(void) { return nr_node_ids; }
 bool rkmem_host_node_online(int nid) { return node_online(nid); }
+bool rkmem_host_node_has_cpus(int nid) { return !cpumask_empty(cpumask_of_node(nid)); }
 int rkmem_host_node_distance(int a, int b) { return node_distance(a, b); }
 
 bool rkmem_host_zone_info(int nid, int kind, struct rkmem_zone_info *out)
@@ -157,6 +159,15 @@ void rkmem_host_nofail_wait(bool can_sleep)
 	else
 		cpu_relax();
 }
+
+/* Long loops of rkmem's, between steps, with no lock held. */
+void rkmem_host_cond_resched(void)
+{
+	might_sleep();
+	cond_resched();
+}
+
+bool rkmem_host_fatal_signal_pending(void) { return fatal_signal_pending(current); }
 
 void rkmem_host_spin_lock_init(spinlock_t *lock, const char *name,
 			       struct lock_class_key *key)

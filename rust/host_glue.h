@@ -115,6 +115,7 @@ static inline unsigned int alloc_flags_of(gfp_t gfp)
 unsigned int rkmem_host_max_order(void);
 int rkmem_host_nr_node_ids(void);
 bool rkmem_host_node_online(int nid);
+bool rkmem_host_node_has_cpus(int nid);
 int rkmem_host_node_distance(int a, int b);
 bool rkmem_host_zone_info(int nid, int kind, struct rkmem_zone_info *out);
 unsigned long rkmem_host_node_start_pfn(int nid);
@@ -131,6 +132,8 @@ int rkmem_host_pfn_zone_kind(unsigned long pfn);
 void rkmem_host_atomic_begin(void);
 void rkmem_host_atomic_end(void);
 void rkmem_host_nofail_wait(bool can_sleep);
+void rkmem_host_cond_resched(void);
+bool rkmem_host_fatal_signal_pending(void);
 
 /* Block metadata cache */
 struct kmem_cache;

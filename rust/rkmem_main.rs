@@ -6,7 +6,7 @@
 //! host boundary ([`host`], the only `unsafe` code) and C glue
 //! (`host_glue.c`); debugfs reports and knobs ([`debugfs`]).
 
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use kernel::prelude::*;
 use kernel::sync::Mutex;
@@ -31,7 +31,7 @@ use logic::bad_input::{classify_refused_free, BadInput};
 use logic::blockmap::BlockMap;
 use logic::buddy::{BlockMeta, FreeError};
 use logic::order::{BLOCK_PAGES, MAX_ORDER};
-use logic::zonelist::{Placement, Topology, ZoneType, MAX_NODES, NR_ZONES};
+use logic::zonelist::{topology_storage, Placement, Topology, ZoneType, NR_ZONES};
 
 module! {
     type: RkmemModule,
@@ -133,13 +133,17 @@ impl AllocRequest {
     }
 }
 
+/// Distances, zones and node orders, sized by the host's `nr_node_ids`
+/// (about 3 bytes per pair of node ids: 3 MiB for 1024 nodes).
+pub(crate) type HostTopology = Topology<KVVec<u8>, KVVec<u16>>;
+
 /// The module's state: every arena and the map from blocks to arenas.
 #[pin_data]
 pub(crate) struct Rkmem {
-    topology: Topology,
-    arenas: KVec<Pin<KBox<Arena>>>,
-    /// `arena_of[node][zone]`: index in `arenas`.
-    arena_of: [[Option<u8>; NR_ZONES]; MAX_NODES],
+    topology: HostTopology,
+    arenas: KVVec<Pin<KBox<Arena>>>,
+    /// `arena_of[node * NR_ZONES + zone]`: index in `arenas`.
+    arena_of: KVVec<Option<u32>>,
     map: PfnMap,
     #[pin]
     test: Mutex<TestState>,
@@ -168,23 +172,39 @@ impl OfflineRange {
 }
 
 impl Rkmem {
-    fn new(meta_object_size: usize) -> Result<Pin<KBox<Self>>> {
-        let nr_nodes = host::nr_node_ids().min(MAX_NODES);
-        if host::nr_node_ids() > MAX_NODES {
-            pr_warn!("only the first {} nodes are managed\n", MAX_NODES);
+    /// Node ids, distances and zones as the host has them now: every
+    /// table sized by `nr_node_ids` (init may sleep; nothing here is on a
+    /// hot path).
+    fn new_topology(nr_nodes: usize) -> Result<HostTopology> {
+        let (distances, flags, orders) = topology_storage(nr_nodes);
+        let mut d = KVVec::new();
+        d.extend_with(distances, 0u8, GFP_KERNEL)?;
+        let mut f = KVVec::new();
+        f.extend_with(flags, 0u8, GFP_KERNEL)?;
+        let mut o = KVVec::new();
+        o.extend_with(orders, 0u16, GFP_KERNEL)?;
+        let mut topology = Topology::new(nr_nodes, d, f, o).ok_or(EINVAL)?;
+        for node in 0..nr_nodes {
+            // As the host's zonelists, built over every node id.
+            for other in 0..nr_nodes {
+                topology.set_distance(node, other, host::node_distance(node, other));
+            }
+            if host::node_has_cpus(node) {
+                topology.set_has_cpus(node);
+            }
+            host::cond_resched();
         }
-        let mut topology = Topology {
-            nr_nodes,
-            distance: [[0; MAX_NODES]; MAX_NODES],
-            present: [[false; NR_ZONES]; MAX_NODES],
-        };
-        let mut arenas = KVec::new();
-        let mut arena_of = [[None; NR_ZONES]; MAX_NODES];
+        Ok(topology)
+    }
+
+    fn new(meta_object_size: usize) -> Result<Pin<KBox<Self>>> {
+        let nr_nodes = host::nr_node_ids();
+        let mut topology = Self::new_topology(nr_nodes)?;
+        let mut arenas = KVVec::new();
+        let mut arena_of = KVVec::new();
+        arena_of.extend_with(nr_nodes * NR_ZONES, None, GFP_KERNEL)?;
         let (mut first_pfn, mut end_pfn) = (u64::MAX, 0);
         for node in (0..nr_nodes).filter(|&n| host::node_online(n)) {
-            for other in (0..nr_nodes).filter(|&n| host::node_online(n)) {
-                topology.distance[node][other] = host::node_distance(node, other);
-            }
             let (start, end) = host::node_pfn_range(node);
             first_pfn = first_pfn.min(start);
             end_pfn = end_pfn.max(end);
@@ -192,9 +212,10 @@ impl Rkmem {
                 let Some(info) = host::zone_info(node, zone) else {
                     continue;
                 };
-                topology.present[node][zone as usize] = true;
-                arena_of[node][zone as usize] = Some(arenas.len() as u8);
-                let arena = Arena::new(arenas.len(), node, zone, info)?;
+                topology.set_present(node, zone);
+                let id = arenas.len();
+                arena_of[node * NR_ZONES + zone as usize] = Some(u32::try_from(id)?);
+                let arena = Arena::new(id, node, zone, info)?;
                 arena.init_pcp();
                 arenas.push(arena, GFP_KERNEL)?;
             }
@@ -202,10 +223,11 @@ impl Rkmem {
         if arenas.is_empty() {
             return Err(ENODEV);
         }
+        topology.build();
         let blocks = PfnMap::blocks_for(first_pfn, end_pfn);
-        let mut entries = KVec::with_capacity(blocks, GFP_KERNEL)?;
+        let mut entries = KVVec::with_capacity(blocks, GFP_KERNEL)?;
         for _ in 0..blocks {
-            entries.push(AtomicU32::new(0), GFP_KERNEL)?;
+            entries.push(AtomicU64::new(0), GFP_KERNEL)?;
         }
         let map = BlockMap::new(first_pfn, entries);
         KBox::pin_init(
@@ -225,8 +247,16 @@ impl Rkmem {
     }
 
     fn arena(&self, node: usize, zone: ZoneType) -> Option<&Arena> {
-        let index = (*self.arena_of.get(node)?.get(zone as usize)?)?;
+        if node >= self.topology.nr_nodes() {
+            return None;
+        }
+        let index = (*self.arena_of.get(node * NR_ZONES + zone as usize)?)?;
         self.arenas.get(index as usize).map(|a| &**a)
+    }
+
+    /// Node ids are below this (the host's `nr_node_ids`).
+    pub(crate) fn nr_nodes(&self) -> usize {
+        self.topology.nr_nodes()
     }
 
     /// Allocates `2^order` pages as `alloc_pages_node` would; returns the
@@ -322,7 +352,7 @@ impl Rkmem {
     /// `known_empty`: an arena not to ask again before growing it.
     fn alloc_from_list(
         &self,
-        list: &logic::zonelist::Fallback,
+        list: &logic::zonelist::Fallback<'_>,
         req: &AllocRequest,
         opportunistic: bool,
         ignore_limit: bool,
@@ -333,12 +363,14 @@ impl Rkmem {
         // pass: a new block can be taken by another CPU before we allocate
         // from it, so retry, but boundedly.
         const MAX_GROWS: u8 = 4;
-        let mut grower: [Option<usize>; MAX_NODES] = [None; MAX_NODES];
+        // The list comes node by node: the first arena met of a node grows.
+        let mut last_node = None;
         for (node, zone) in list.iter() {
             let Some(arena) = self.arena(node, zone) else {
                 continue;
             };
-            let may_grow = *grower[node].get_or_insert(arena.id) == arena.id;
+            let may_grow = last_node != Some(node);
+            last_node = Some(node);
             let mut grows = 0u8;
             let mut ask = known_empty != Some(arena.id);
             loop {
@@ -560,14 +592,13 @@ impl Rkmem {
             .map(|_| host::slab::OwnedPfn::vouched(pfn))
     }
 
-    /// Nodes in the order a request preferring `node` visits them.
-    pub(crate) fn node_order(&self, node: usize) -> [Option<usize>; MAX_NODES] {
-        let (order, len) = self.topology.node_order(node);
-        let mut out = [None; MAX_NODES];
-        for (o, &n) in out.iter_mut().zip(order[..len].iter()) {
-            *o = Some(n as usize);
-        }
-        out
+    /// Nodes with memory in the order a request preferring `node` visits
+    /// them (the host's zonelist order).
+    pub(crate) fn node_order(&self, node: usize) -> impl Iterator<Item = usize> + '_ {
+        self.topology
+            .node_order(node)
+            .iter()
+            .map(|&n| usize::from(n))
     }
 
     /// Gives every CPU's listed pages of every arena back to the buddy.
@@ -605,8 +636,10 @@ impl Rkmem {
             if freed >= nr_pages {
                 break;
             }
-            freed +=
-                arena.shrink(&self.map, (nr_pages - freed).div_ceil(BLOCK_PAGES)) * BLOCK_PAGES;
+            // The host's reclaim, in process context (`do_shrink_slab`
+            // reschedules between batches too); bounded by `nr_pages`.
+            let blocks = (nr_pages - freed).div_ceil(BLOCK_PAGES);
+            freed += arena.shrink(&self.map, blocks, host::LongLoop::ToTheEnd) * BLOCK_PAGES;
         }
         freed
     }
@@ -692,6 +725,7 @@ impl Rkmem {
             let mut test = self.test.lock();
             while let Some((pfn, order)) = test.held.pop() {
                 self.free_pages(pfn, order);
+                host::cond_resched();
             }
         }
         self.drain_all();
@@ -758,7 +792,7 @@ impl kernel::Module for RkmemModule {
             None => 0,
         };
         let slabs = host::slab::PublishedSlabs::new(KBox::new(
-            slab::Slabs::new(state.get().topology.nr_nodes, debug, host::random_u64())?,
+            slab::Slabs::new(state.get().nr_nodes(), debug, host::random_u64())?,
             GFP_KERNEL,
         )?);
         let mempools = host::mempool::PublishedMempools::new(KBox::pin_init(
@@ -776,7 +810,7 @@ impl kernel::Module for RkmemModule {
         pr_info!(
             "loaded: {} arenas on {} nodes\n",
             rk.arenas.len(),
-            rk.topology.nr_nodes
+            rk.nr_nodes()
         );
         Ok(RkmemModule {
             faults: Some(faults),

@@ -45,7 +45,7 @@ use crate::logic::slab::{
     Corrupt, FreeSlots, FreeTransition, NodePartial, ObjectLayout, Place, SlabFlags, SlabFreelist,
     SlabState, KMALLOC_CLASSES, TRACK_SIZE,
 };
-use crate::logic::zonelist::{Placement, ZoneType, MAX_NODES};
+use crate::logic::zonelist::{Placement, ZoneType};
 use crate::{AllocRequest, Rkmem};
 
 mod caches;
@@ -931,8 +931,7 @@ impl Cache {
         // The nodes' partial lists: the one asked, or local first, then by
         // distance unless __GFP_THISNODE.
         let first = want.unwrap_or(local);
-        let order = rk.node_order(first);
-        for node in order.into_iter().flatten() {
+        for node in rk.node_order(first) {
             if node != first && (req.this_node && want.is_some()) {
                 break;
             }
@@ -1040,7 +1039,7 @@ impl Cache {
         let mut rounds = 0;
         while rounds < 4 || req.nofail {
             rounds += 1;
-            for node in rk.node_order(first).into_iter().flatten() {
+            for node in rk.node_order(first) {
                 if node != first && req.this_node && req.node.is_some() {
                     break;
                 }
@@ -1714,7 +1713,10 @@ impl Cache {
 
     /// Checks every slab on the node lists (after flushing the CPUs, as
     /// `validate_slab_cache`): the free list, counts, and in a debug cache
-    /// every object's red zones and poison. Returns errors found.
+    /// every object's red zones and poison. Returns errors found. Like
+    /// the host's `validate_slab_node`, each node's lists are walked in one
+    /// hold of their lock (IRQs off for as long as the node has slabs): a
+    /// debug command, run on request, never on an allocation path.
     pub(crate) fn validate(&self, rk: &Rkmem) -> u64 {
         self.flush_all(rk);
         let before = self.corruptions.load(Ordering::Relaxed);

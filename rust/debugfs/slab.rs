@@ -319,7 +319,7 @@ impl Rkmem {
     pub(super) fn write_slab_test(&self, text: &str) -> Result {
         use crate::slab::TestCache;
         let slabs = slabs().ok_or(ENODEV)?;
-        let command = cmd::parse_slab_test(text).map_err(cmd_err)?;
+        let command = cmd::parse_slab_test(text, self.nr_nodes()).map_err(cmd_err)?;
         let mut test = slabs.test.lock();
         let find = |test: &[Option<TestCache>], name: &str| {
             test.iter().position(|t| {

@@ -48,6 +48,7 @@ extern "C" {
     fn rkmem_host_max_order() -> c_uint;
     fn rkmem_host_nr_node_ids() -> c_int;
     fn rkmem_host_node_online(nid: c_int) -> bool;
+    fn rkmem_host_node_has_cpus(nid: c_int) -> bool;
     fn rkmem_host_node_distance(a: c_int, b: c_int) -> c_int;
     fn rkmem_host_zone_info(nid: c_int, kind: c_int, out: *mut RawZoneInfo) -> bool;
     fn rkmem_host_node_start_pfn(nid: c_int) -> c_ulong;
@@ -68,6 +69,8 @@ extern "C" {
     fn rkmem_host_numa_node_id() -> c_int;
     fn rkmem_host_atomic_end();
     fn rkmem_host_nofail_wait(can_sleep: bool);
+    fn rkmem_host_cond_resched();
+    fn rkmem_host_fatal_signal_pending() -> bool;
     fn rkmem_host_spin_lock_init(
         lock: *mut bindings::spinlock_t,
         name: *const c_char,
@@ -117,9 +120,16 @@ pub(crate) fn node_online(node: usize) -> bool {
     node < nr_node_ids() && unsafe { rkmem_host_node_online(node as c_int) }
 }
 
+/// Whether `node` has CPUs (`cpumask_of_node`), for the zonelist order.
+pub(crate) fn node_has_cpus(node: usize) -> bool {
+    // SAFETY: `cpumask_of_node` accepts any id below `nr_node_ids`.
+    node < nr_node_ids() && unsafe { rkmem_host_node_has_cpus(node as c_int) }
+}
+
 /// `node_distance(a, b)` (the ACPI SLIT).
 pub(crate) fn node_distance(a: usize, b: usize) -> u8 {
-    // SAFETY: pure lookup for online node ids.
+    // SAFETY: a pure lookup for any node id (ids past the SLIT get the
+    // default local or remote distance, see `__node_distance`).
     unsafe { rkmem_host_node_distance(a as c_int, b as c_int) as u8 }
 }
 
@@ -294,6 +304,41 @@ pub(crate) fn in_atomic_section<R>(f: impl FnOnce() -> R) -> R {
 pub(crate) fn nofail_wait(can_sleep: bool) {
     // SAFETY: sleeps only when the caller's gfp allows it.
     unsafe { rkmem_host_nofail_wait(can_sleep) }
+}
+
+/// How a long loop (shrink, prefill, teardown, slab validate) yields
+/// between its steps, called with no lock held. Only where the caller may
+/// sleep: debugfs writes, module unload, the host shrinker's scan (which
+/// runs in reclaim, in process context; `do_shrink_slab` reschedules too).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LongLoop {
+    /// Reschedules; stops early on a fatal signal (a knob write: the
+    /// writer was killed, so return what was done).
+    Killable,
+    /// Reschedules; runs to the end (unload must give every block back).
+    ToTheEnd,
+}
+
+impl LongLoop {
+    /// Between two steps: lets others run; true if the loop should stop.
+    pub(crate) fn should_stop(self) -> bool {
+        cond_resched();
+        self == LongLoop::Killable && fatal_signal_pending()
+    }
+}
+
+/// `cond_resched()`: only where the caller may sleep (no lock held, not in
+/// an atomic context; `might_sleep` checks it on debug kernels).
+pub(crate) fn cond_resched() {
+    // SAFETY: a plain call; callers are in process context with no
+    // spinlock held (see `LongLoop`).
+    unsafe { rkmem_host_cond_resched() }
+}
+
+/// `fatal_signal_pending(current)`: the task is being killed.
+pub(crate) fn fatal_signal_pending() -> bool {
+    // SAFETY: reads the current task's signal state.
+    unsafe { rkmem_host_fatal_signal_pending() }
 }
 
 // ---- IRQ-safe spinlock ----

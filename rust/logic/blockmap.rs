@@ -1,20 +1,25 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Which arena and slot own a host block, found from any pfn in O(1).
 //!
-//! One `AtomicU32` per `BLOCK_PAGES` of physical address space between the
-//! lowest and highest pfn of all nodes (a few KiB for a few GiB). Entries are
+//! One `AtomicU64` per `BLOCK_PAGES` of physical address space between the
+//! lowest and highest pfn of all nodes (2 KiB per GiB: 2 MiB per TiB, so
+//! the module keeps it in kvmalloc'd memory). An entry holds the arena + 1
+//! in its high 32 bits and the slot in its low 32: any number of arenas a
+//! host can have (nodes x zones) and any number of blocks a zone can hold
+//! (16 TiB of 4 MiB blocks is 2^22). Entries are
 //! written under the owning arena's lock when a block is added or removed and
 //! read without a lock on the free path; the reader then re-checks the block
 //! under that arena's lock, so a stale read can only make a free fail cleanly.
 
 use core::ops::Deref;
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use super::order::MAX_ORDER;
 
-const SLOT_BITS: u32 = 24;
+const SLOT_BITS: u32 = 32;
+const SLOT_MASK: u64 = (1 << SLOT_BITS) - 1;
 /// Most arenas the map can name.
-pub const MAX_ARENAS: usize = 254;
+pub const MAX_ARENAS: usize = u32::MAX as usize - 1;
 /// Most slots per arena the map can name.
 pub const MAX_SLOTS: usize = 1 << SLOT_BITS;
 
@@ -33,7 +38,7 @@ pub struct BlockMap<T> {
     entries: T,
 }
 
-impl<T: Deref<Target = [AtomicU32]>> BlockMap<T> {
+impl<T: Deref<Target = [AtomicU64]>> BlockMap<T> {
     /// A map covering blocks from the one holding `first_pfn` on; `entries`
     /// must hold one zeroed atomic per block up to the highest pfn.
     pub fn new(first_pfn: u64, entries: T) -> Self {
@@ -53,7 +58,7 @@ impl<T: Deref<Target = [AtomicU32]>> BlockMap<T> {
         ((end_pfn.saturating_sub(1) >> MAX_ORDER) - (first_pfn >> MAX_ORDER) + 1) as usize
     }
 
-    fn entry(&self, pfn: u64) -> Option<&AtomicU32> {
+    fn entry(&self, pfn: u64) -> Option<&AtomicU64> {
         let block = (pfn >> MAX_ORDER).checked_sub(self.first_block)?;
         self.entries.get(usize::try_from(block).ok()?)
     }
@@ -66,7 +71,7 @@ impl<T: Deref<Target = [AtomicU32]>> BlockMap<T> {
         }
         Some(Owner {
             arena: (value >> SLOT_BITS) as usize - 1,
-            slot: (value & ((1 << SLOT_BITS) - 1)) as usize,
+            slot: (value & SLOT_MASK) as usize,
         })
     }
 
@@ -76,7 +81,7 @@ impl<T: Deref<Target = [AtomicU32]>> BlockMap<T> {
         if owner.arena >= MAX_ARENAS || owner.slot >= MAX_SLOTS {
             return false;
         }
-        let value = ((owner.arena as u32 + 1) << SLOT_BITS) | owner.slot as u32;
+        let value = ((owner.arena as u64 + 1) << SLOT_BITS) | owner.slot as u64;
         match self.entry(pfn) {
             Some(e) => e
                 .compare_exchange(0, value, Ordering::Release, Ordering::Relaxed)
@@ -97,15 +102,16 @@ impl<T: Deref<Target = [AtomicU32]>> BlockMap<T> {
 mod tests {
     extern crate std;
     use super::*;
+    use crate::logic::order::BLOCK_PAGES;
     use std::vec::Vec;
 
     #[test]
     fn insert_lookup_remove() {
         let first = 4096 + 17;
-        let n = BlockMap::<Vec<AtomicU32>>::blocks_for(first, 10 * 1024);
+        let n = BlockMap::<Vec<AtomicU64>>::blocks_for(first, 10 * 1024);
         assert_eq!(n, 6); // blocks 4..=9
-        let map = BlockMap::new(first, (0..n).map(|_| AtomicU32::new(0)).collect::<Vec<_>>());
-        assert_eq!(map.bytes(), 6 * 4);
+        let map = BlockMap::new(first, (0..n).map(|_| AtomicU64::new(0)).collect::<Vec<_>>());
+        assert_eq!(map.bytes(), 6 * 8);
         let owner = Owner { arena: 3, slot: 77 };
         assert!(map.insert(5 * 1024, owner));
         assert!(
@@ -121,5 +127,49 @@ mod tests {
         assert_eq!(map.lookup(5 * 1024), None);
         assert!(map.insert(5 * 1024, Owner { arena: 0, slot: 0 }));
         assert_eq!(map.lookup(5 * 1024), Some(Owner { arena: 0, slot: 0 }));
+    }
+
+    /// A big host: 1024 nodes x 4 zones of arenas, and a 16 TiB zone
+    /// (2^22 blocks): the largest arena and slot ids round-trip, next to
+    /// the smallest, and what cannot be named is refused, not truncated.
+    #[test]
+    fn big_hosts_arena_and_slot_ids_round_trip() {
+        let map = BlockMap::new(0, (0..8).map(|_| AtomicU64::new(0)).collect::<Vec<_>>());
+        let block = |b: u64| b * BLOCK_PAGES as u64;
+        let owners = [
+            Owner { arena: 0, slot: 0 },
+            Owner {
+                arena: 1024 * 4 - 1,
+                slot: (1 << 22) - 1,
+            },
+            Owner {
+                arena: 255,
+                slot: 1 << 24,
+            },
+            Owner {
+                arena: MAX_ARENAS - 1,
+                slot: MAX_SLOTS - 1,
+            },
+        ];
+        for (b, owner) in owners.iter().enumerate() {
+            assert!(map.insert(block(b as u64), *owner), "{owner:?}");
+        }
+        for (b, owner) in owners.iter().enumerate() {
+            assert_eq!(map.lookup(block(b as u64) + 5), Some(*owner));
+        }
+        let too_big = [
+            Owner {
+                arena: MAX_ARENAS,
+                slot: 0,
+            },
+            Owner {
+                arena: 0,
+                slot: MAX_SLOTS,
+            },
+        ];
+        for owner in too_big {
+            assert!(!map.insert(block(6), owner), "{owner:?}");
+        }
+        assert_eq!(map.lookup(block(6)), None);
     }
 }

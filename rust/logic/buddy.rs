@@ -10,7 +10,8 @@
 //! The arena keeps, per order, a doubly linked list of the blocks that hold at
 //! least one free chunk of that order, so allocation is O(MAX_ORDER) list
 //! lookups plus a bounded bitmap scan inside one block, and free is
-//! O(MAX_ORDER) merges: no operation walks all of memory.
+//! O(MAX_ORDER) merges: no operation walks all of memory. Vacant slots are
+//! a stack, so finding room for a new block is O(1) however big the zone.
 
 use core::ops::DerefMut;
 
@@ -146,34 +147,58 @@ pub struct BuddyStats {
     pub bad_frees: u64,
 }
 
-/// One arena's buddy allocator. `S` is the slot table (a kernel `KVec` in the
-/// module, a `Vec` in tests); `B` owns one block's metadata (and, in the
-/// module, the host pages, returned when `B` is dropped).
-pub struct BuddyArena<S, B> {
+/// One arena's buddy allocator. `S` is the slot table and `V` the stack of
+/// vacant slots, as long as `S` (a kernel `KVVec` in the module, a `Vec` in
+/// tests); `B` owns one block's metadata (and, in the module, the host pages,
+/// returned when `B` is dropped).
+pub struct BuddyArena<S, V, B> {
     slots: S,
+    /// Vacant slots: `vacant[..nr_vacant]`, the next to fill on top. Kept in
+    /// step with `slots` by [`Self::add_block`] and [`Self::detach`].
+    vacant: V,
+    nr_vacant: usize,
     heads: [u32; NR_ORDERS],
     nr_free: [usize; NR_ORDERS],
     blocks: usize,
     free_pages: usize,
     /// Counters of allocations and frees.
     pub stats: BuddyStats,
+    /// Slot-table entries touched (tests count work with it).
+    #[cfg(test)]
+    touched: u64,
     _block: core::marker::PhantomData<B>,
 }
 
-impl<S, B> BuddyArena<S, B>
+impl<S, V, B> BuddyArena<S, V, B>
 where
     S: DerefMut<Target = [Option<B>]>,
+    V: DerefMut<Target = [u32]>,
     B: DerefMut<Target = BlockMeta>,
 {
-    /// An arena with no blocks; `slots` (all `None`) bounds how many it can hold.
-    pub fn new(slots: S) -> Self {
+    /// An arena with no blocks; `slots` (all `None`) bounds how many it can
+    /// hold, `vacant` (any contents, at least as long) becomes the stack of
+    /// vacant slots. O(slots), once, at init.
+    pub fn new(slots: S, mut vacant: V) -> Self {
+        let capacity = slots.len().min(vacant.len()).min(NIL as usize);
+        let mut nr_vacant = 0;
+        // Lowest slot on top: blocks fill the table from the start.
+        for slot in (0..capacity).rev() {
+            if slots[slot].is_none() {
+                vacant[nr_vacant] = slot as u32;
+                nr_vacant += 1;
+            }
+        }
         BuddyArena {
             slots,
+            vacant,
+            nr_vacant,
             heads: [NIL; NR_ORDERS],
             nr_free: [0; NR_ORDERS],
             blocks: 0,
             free_pages: 0,
             stats: BuddyStats::default(),
+            #[cfg(test)]
+            touched: 0,
             _block: core::marker::PhantomData,
         }
     }
@@ -208,12 +233,23 @@ where
         self.slots.get(slot)?.as_deref()
     }
 
-    /// An empty slot to put a new block in.
+    /// The slot the next [`Self::add_block`] fills, if any is vacant: O(1).
     pub fn vacant_slot(&self) -> Option<usize> {
-        self.slots.iter().position(|s| s.is_none())
+        let top = self.nr_vacant.checked_sub(1)?;
+        Some(self.vacant[top] as usize)
+    }
+
+    /// Slot-table entries touched so far (tests compare work done).
+    #[cfg(test)]
+    pub fn touched(&self) -> u64 {
+        self.touched
     }
 
     fn meta(&mut self, slot: u32) -> &mut BlockMeta {
+        #[cfg(test)]
+        {
+            self.touched += 1;
+        }
         // Invariant: list links and callers only name occupied slots.
         match self.slots[slot as usize].as_deref_mut() {
             Some(meta) => meta,
@@ -278,19 +314,23 @@ where
         self.free_pages -= pages(order);
     }
 
-    /// Adds a wholly free block in the vacant `slot`. Returns the block back
-    /// if the slot is taken or out of range.
-    pub fn add_block(&mut self, slot: usize, block: B) -> Result<(), B> {
-        match self.slots.get(slot) {
-            Some(None) => {}
-            _ => return Err(block),
-        }
-        let whole = block.is_whole();
-        if !whole {
+    /// Adds a wholly free block in the slot [`Self::vacant_slot`] named, and
+    /// returns that slot. Returns the block back if no slot is vacant or the
+    /// block is not wholly free.
+    pub fn add_block(&mut self, block: B) -> Result<usize, B> {
+        if !block.is_whole() {
             return Err(block);
         }
-        self.slots[slot] = Some(block);
-        let slot = slot as u32;
+        let Some(top) = self.nr_vacant.checked_sub(1) else {
+            return Err(block);
+        };
+        let slot = self.vacant[top];
+        match self.slots.get_mut(slot as usize) {
+            Some(entry @ None) => *entry = Some(block),
+            // Invariant: the stack names only vacant slots of the table.
+            _ => unreachable!("rkmem buddy: slot {} on the vacant stack is taken", slot),
+        }
+        self.nr_vacant = top;
         let m = self.meta(slot);
         m.next = [NIL; NR_ORDERS];
         m.prev = [NIL; NR_ORDERS];
@@ -298,7 +338,7 @@ where
         self.nr_free[MAX_ORDER as usize] += 1;
         self.free_pages += BLOCK_PAGES;
         self.blocks += 1;
-        Ok(())
+        Ok(slot as usize)
     }
 
     /// Allocates a chunk of `order`: returns its first pfn and its slot.
@@ -414,6 +454,9 @@ where
         }
         self.free_pages -= self.meta(slot as u32).free_pages();
         self.blocks -= 1;
+        // Room for it: a slot leaves the stack for each block it holds.
+        self.vacant[self.nr_vacant] = slot as u32;
+        self.nr_vacant += 1;
         self.slots[slot].take()
     }
 
@@ -459,6 +502,37 @@ where
         if nr_free != self.nr_free || free_pages != self.free_pages || blocks != self.blocks {
             return Err("arena totals wrong");
         }
+        self.verify_vacant()
+    }
+
+    /// The vacant stack holds exactly the empty slots: as many entries as
+    /// empty slots, each empty, and the same sums of indices and of their
+    /// squares as the empty slots (a repeated entry, which would hide an
+    /// empty slot, changes them).
+    fn verify_vacant(&self) -> Result<(), &'static str> {
+        let capacity = self.slots.len().min(self.vacant.len());
+        if self.nr_vacant + self.blocks != capacity {
+            return Err("vacant slot count wrong");
+        }
+        let sums = |acc: (u128, u128), slot: usize| {
+            let s = slot as u128;
+            (acc.0 + s, acc.1 + s * s)
+        };
+        let mut stacked = (0, 0);
+        for &slot in &self.vacant[..self.nr_vacant] {
+            match self.slots.get(slot as usize) {
+                Some(None) => stacked = sums(stacked, slot as usize),
+                _ => return Err("vacant stack names a held slot"),
+            }
+        }
+        let empty = self.slots[..capacity]
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.is_none())
+            .fold((0, 0), |acc, (slot, _)| sums(acc, slot));
+        if stacked != empty {
+            return Err("vacant stack repeats a slot");
+        }
         Ok(())
     }
 
@@ -493,13 +567,17 @@ mod tests {
     use std::vec;
     use std::vec::Vec;
 
-    type Arena = BuddyArena<Vec<Option<Box<BlockMeta>>>, Box<BlockMeta>>;
+    type Arena = BuddyArena<Vec<Option<Box<BlockMeta>>>, Vec<u32>, Box<BlockMeta>>;
+
+    fn empty_arena(capacity: usize) -> Arena {
+        Arena::new((0..capacity).map(|_| None).collect(), vec![0; capacity])
+    }
 
     fn arena(blocks: usize) -> Arena {
-        let mut a = Arena::new((0..blocks).map(|_| None).collect());
+        let mut a = empty_arena(blocks);
         for b in 0..blocks {
             let base = (b as u64 + 3) * BLOCK_PAGES as u64;
-            assert!(a.add_block(b, Box::new(BlockMeta::new(base))).is_ok());
+            assert_eq!(a.add_block(Box::new(BlockMeta::new(base))).ok(), Some(b));
         }
         a
     }
@@ -562,7 +640,9 @@ mod tests {
         assert_eq!(popped.base_pfn(), y.0);
         assert_eq!(a.blocks(), 1);
         let vacant = a.vacant_slot().unwrap();
-        assert!(a.add_block(vacant, popped).is_ok());
+        assert_eq!(vacant, y.1, "the slot just emptied is reused first");
+        assert_eq!(a.add_block(popped).ok(), Some(vacant));
+        assert!(a.vacant_slot().is_none());
         a.free(x.1, x.0, MAX_ORDER).unwrap();
         a.verify().unwrap();
         assert_eq!(a.nr_free(MAX_ORDER), 2);
@@ -666,7 +746,11 @@ mod tests {
         );
         assert_eq!(a.blocks(), 1);
         // The taken block can be added again, and is whole.
-        assert!(a.add_block(other, b).is_ok());
+        assert_eq!(
+            a.add_block(b).ok(),
+            Some(slot),
+            "last emptied, first filled"
+        );
         assert_eq!(a.nr_free(MAX_ORDER), 2);
         a.verify().unwrap();
     }
@@ -724,5 +808,120 @@ mod tests {
         assert_eq!(a.free_pages(), 0);
         assert_eq!(a.blocks(), 0);
         a.verify().unwrap();
+    }
+
+    /// Random adds, pops, takes by slot and takes of partly used blocks,
+    /// against a model of which slots hold which block: `vacant_slot` always
+    /// names an empty slot when there is one (and `None` only when full),
+    /// `add_block` fills exactly that slot, and `verify` (which checks the
+    /// vacant stack against the table) holds throughout.
+    #[test]
+    fn property_vacant_stack_matches_model() {
+        for seed in 1..=30u64 {
+            let mut rng = XorShift(seed.wrapping_mul(0xA24B_AED4_963E_E407));
+            let capacity = 1 + (rng.next() % 12) as usize;
+            let mut a = empty_arena(capacity);
+            let mut model: Vec<Option<u64>> = vec![None; capacity];
+            let mut next_base = 0u64;
+            let mut live: Vec<(u64, usize)> = vec![];
+            for step in 0..800 {
+                let vacant = a.vacant_slot();
+                let empties = model.iter().filter(|m| m.is_none()).count();
+                match vacant {
+                    Some(v) => assert!(model[v].is_none(), "seed {seed} step {step}"),
+                    None => assert_eq!(empties, 0, "seed {seed} step {step}: full?"),
+                }
+                match rng.next() % 5 {
+                    0 | 1 => {
+                        next_base += BLOCK_PAGES as u64;
+                        match a.add_block(Box::new(BlockMeta::new(next_base))) {
+                            Ok(slot) => {
+                                assert_eq!(Some(slot), vacant);
+                                model[slot] = Some(next_base);
+                            }
+                            Err(_) => assert!(vacant.is_none()),
+                        }
+                    }
+                    2 => {
+                        if let Some(b) = a.pop_whole_block() {
+                            let slot = model.iter().position(|m| *m == Some(b.base_pfn()));
+                            model[slot.unwrap()] = None;
+                        }
+                    }
+                    3 => {
+                        let slot = (rng.next() as usize) % capacity;
+                        if let Some(b) = a.take_whole_block(slot) {
+                            assert_eq!(model[slot], Some(b.base_pfn()));
+                            model[slot] = None;
+                        }
+                    }
+                    _ => {
+                        // Use a page (so the block is not whole), or give
+                        // up a partly used block as an unload would.
+                        if rng.next().is_multiple_of(2) {
+                            if let Some((pfn, slot)) = a.alloc(0) {
+                                live.push((pfn, slot));
+                            }
+                        } else if let Some((_, slot)) = live.pop() {
+                            assert!(a.take_any_block(slot).is_some());
+                            model[slot] = None;
+                            live.retain(|&(_, s)| s != slot);
+                        }
+                    }
+                }
+                a.verify().unwrap();
+                assert_eq!(a.blocks(), model.iter().filter(|m| m.is_some()).count());
+                for (slot, m) in model.iter().enumerate() {
+                    assert_eq!(a.block(slot).map(|b| b.base_pfn()), *m);
+                }
+            }
+        }
+    }
+
+    /// Blocks in a 1 TiB zone: 4 MiB each.
+    const TIB_BLOCKS: usize = (1 << 40) / (BLOCK_PAGES * crate::logic::order::PAGE_SIZE);
+
+    /// One grow (find a vacant slot, add a block) and one free back to the
+    /// host (a page freed, making the block whole; the block popped):
+    /// returns the slot-table entries touched by each.
+    fn grow_and_give_back(a: &mut Arena, base: u64) -> (u64, u64) {
+        let before = a.touched();
+        let slot = a.vacant_slot().expect("a vacant slot");
+        assert_eq!(a.add_block(Box::new(BlockMeta::new(base))).ok(), Some(slot));
+        let (pfn, got) = a.alloc(0).unwrap();
+        assert_eq!((pfn, got), (base, slot), "served from the new block");
+        let grow = a.touched() - before;
+        let before = a.touched();
+        a.free(slot, pfn, 0).unwrap();
+        let b = a.pop_whole_block().unwrap();
+        assert_eq!(b.base_pfn(), base);
+        (grow, a.touched() - before)
+    }
+
+    /// A zone of 1 TiB (262144 blocks) with every slot held but the last
+    /// costs what a zone of 4 blocks does, per grow and per free: the
+    /// vacant slot is found without a scan. (Blocks of the big zone are
+    /// used up with MAX_ORDER allocations so they sit on no free list.)
+    #[test]
+    fn grow_and_free_cost_independent_of_zone_size() {
+        assert_eq!(TIB_BLOCKS, 262_144);
+        let mut cost = vec![];
+        for capacity in [4, TIB_BLOCKS] {
+            let mut a = empty_arena(capacity);
+            for b in 0..capacity - 1 {
+                let base = (b as u64 + 1) * BLOCK_PAGES as u64;
+                assert_eq!(a.add_block(Box::new(BlockMeta::new(base))).ok(), Some(b));
+                assert!(a.alloc(MAX_ORDER).is_some());
+            }
+            assert_eq!(a.vacant_slot(), Some(capacity - 1), "only the last slot");
+            let base = (capacity as u64 + 1) * BLOCK_PAGES as u64;
+            let first = grow_and_give_back(&mut a, base);
+            let second = grow_and_give_back(&mut a, base + BLOCK_PAGES as u64);
+            assert_eq!(first, second);
+            cost.push(first);
+        }
+        assert_eq!(cost[0], cost[1], "small zone vs 1 TiB zone (grow, free)");
+        std::println!("slot entries touched per grow, free: {:?}", cost[0]);
+        assert!(cost[0].0 < 8 * NR_ORDERS as u64 && cost[0].1 < 8 * NR_ORDERS as u64);
     }
 }

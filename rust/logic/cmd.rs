@@ -7,7 +7,7 @@
 
 use super::order::MAX_ORDER;
 use super::pcp::{validate_high_batch, HighBatchError};
-use super::zonelist::{ZoneType, MAX_NODES};
+use super::zonelist::ZoneType;
 
 /// Why a knob write was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,8 +137,16 @@ pub struct ArenaRef {
     pub zone: ZoneType,
 }
 
-fn arena_ref(words: &mut Words<'_>) -> Result<ArenaRef, CmdError> {
-    let node = words.required("node", MAX_NODES as u64 - 1)? as usize;
+/// A node id: `0..nr_nodes` (the host's `nr_node_ids`), -ERANGE beyond.
+fn node_id(value: u64, nr_nodes: usize) -> Result<usize, CmdError> {
+    usize::try_from(value)
+        .ok()
+        .filter(|&n| n < nr_nodes)
+        .ok_or(CmdError::Range)
+}
+
+fn arena_ref(words: &mut Words<'_>, nr_nodes: usize) -> Result<ArenaRef, CmdError> {
+    let node = node_id(words.required("node", u64::MAX)?, nr_nodes)?;
     Ok(ArenaRef {
         node,
         zone: words.zone()?,
@@ -147,9 +155,9 @@ fn arena_ref(words: &mut Words<'_>) -> Result<ArenaRef, CmdError> {
 
 /// `node=N zone=Z blocks=B`, for the `limit` knob: `blocks=0` is a valid
 /// limit (the arena takes no block from the host).
-pub fn parse_arena_blocks(input: &str) -> Result<(ArenaRef, u64), CmdError> {
+pub fn parse_arena_blocks(input: &str, nr_nodes: usize) -> Result<(ArenaRef, u64), CmdError> {
     let mut words = Words::split(input, false)?;
-    let arena = arena_ref(&mut words)?;
+    let arena = arena_ref(&mut words, nr_nodes)?;
     let blocks = words.required("blocks", MAX_BLOCKS)?;
     words.finish(&[])?;
     Ok((arena, blocks))
@@ -158,8 +166,8 @@ pub fn parse_arena_blocks(input: &str) -> Result<(ArenaRef, u64), CmdError> {
 /// `node=N zone=Z blocks=B`, for the `prefill` knob: take `B` more blocks,
 /// `1..=MAX_BLOCKS` (`blocks=0` asks for nothing: -ERANGE, as any count
 /// outside its range).
-pub fn parse_prefill(input: &str) -> Result<(ArenaRef, u64), CmdError> {
-    let (arena, blocks) = parse_arena_blocks(input)?;
+pub fn parse_prefill(input: &str, nr_nodes: usize) -> Result<(ArenaRef, u64), CmdError> {
+    let (arena, blocks) = parse_arena_blocks(input, nr_nodes)?;
     if blocks == 0 {
         return Err(CmdError::Range);
     }
@@ -167,7 +175,7 @@ pub fn parse_prefill(input: &str) -> Result<(ArenaRef, u64), CmdError> {
 }
 
 /// `all` or `node=N zone=Z`, for the `shrink` knob: `None` means all arenas.
-pub fn parse_shrink(input: &str) -> Result<Option<ArenaRef>, CmdError> {
+pub fn parse_shrink(input: &str, nr_nodes: usize) -> Result<Option<ArenaRef>, CmdError> {
     let mut words = Words::split(input, false)?;
     if words.flag("all") {
         words.finish(&["all"])?;
@@ -176,7 +184,7 @@ pub fn parse_shrink(input: &str) -> Result<Option<ArenaRef>, CmdError> {
         }
         return Ok(None);
     }
-    let arena = arena_ref(&mut words)?;
+    let arena = arena_ref(&mut words, nr_nodes)?;
     words.finish(&[])?;
     Ok(Some(arena))
 }
@@ -184,12 +192,12 @@ pub fn parse_shrink(input: &str) -> Result<Option<ArenaRef>, CmdError> {
 /// Parses a `pcp` knob write: `high=H batch=B [node=N zone=Z]` (no arena:
 /// all arenas). `high=0` turns the lists off; `batch` must be `1..=high`
 /// otherwise (-EINVAL); either above its maximum is -ERANGE.
-pub fn parse_pcp(input: &str) -> Result<(Option<ArenaRef>, u32, u32), CmdError> {
+pub fn parse_pcp(input: &str, nr_nodes: usize) -> Result<(Option<ArenaRef>, u32, u32), CmdError> {
     let mut words = Words::split(input, false)?;
     let high = words.required("high", u64::MAX)?;
     let batch = words.required("batch", u64::MAX)?;
     let arena = if words.value("node").is_some() || words.value("zone").is_some() {
-        Some(arena_ref(&mut words)?)
+        Some(arena_ref(&mut words, nr_nodes)?)
     } else {
         None
     };
@@ -232,11 +240,11 @@ pub enum TestCmd {
 }
 
 /// Parses one write to the `test` knob.
-pub fn parse_test(input: &str) -> Result<TestCmd, CmdError> {
+pub fn parse_test(input: &str, nr_nodes: usize) -> Result<TestCmd, CmdError> {
     let mut words = Words::split(input, true)?;
     let cmd = match words.verb {
         Some("alloc") => {
-            let arena = arena_ref(&mut words)?;
+            let arena = arena_ref(&mut words, nr_nodes)?;
             let order = words.required("order", MAX_ORDER as u64)? as u32;
             let count = words.required("count", MAX_TEST_COUNT)?;
             if count == 0 {
@@ -404,7 +412,7 @@ fn test_name(name: &str) -> Result<&str, CmdError> {
 }
 
 /// Parses a `slab_test` write (positional words, one line).
-pub fn parse_slab_test(input: &str) -> Result<SlabTestCmd<'_>, CmdError> {
+pub fn parse_slab_test(input: &str, nr_nodes: usize) -> Result<SlabTestCmd<'_>, CmdError> {
     let (w, n) = positional::<6>(input)?;
     let num = |s: &str, max: u64| ranged(s, 0, max);
     if n < 2 {
@@ -422,7 +430,7 @@ pub fn parse_slab_test(input: &str) -> Result<SlabTestCmd<'_>, CmdError> {
             name,
             count: num(w[2], MAX_TEST_COUNT)? as usize,
             node: if n == 4 {
-                Some(num(w[3], MAX_NODES as u64 - 1)? as usize)
+                Some(node_id(num(w[3], u64::MAX)?, nr_nodes)?)
             } else {
                 None
             },
@@ -542,7 +550,90 @@ pub fn parse_mempool_test(input: &str) -> Result<MempoolTestCmd<'_>, CmdError> {
 
 #[cfg(test)]
 mod tests {
+    extern crate std;
     use super::*;
+    use std::string::String;
+
+    // The parsers on an 8-node host (the tests below name nodes 0..=8).
+    const NODES: usize = 8;
+    fn parse_arena_blocks(input: &str) -> Result<(ArenaRef, u64), CmdError> {
+        super::parse_arena_blocks(input, NODES)
+    }
+    fn parse_prefill(input: &str) -> Result<(ArenaRef, u64), CmdError> {
+        super::parse_prefill(input, NODES)
+    }
+    fn parse_shrink(input: &str) -> Result<Option<ArenaRef>, CmdError> {
+        super::parse_shrink(input, NODES)
+    }
+    fn parse_pcp(input: &str) -> Result<(Option<ArenaRef>, u32, u32), CmdError> {
+        super::parse_pcp(input, NODES)
+    }
+    fn parse_test(input: &str) -> Result<TestCmd, CmdError> {
+        super::parse_test(input, NODES)
+    }
+    fn parse_slab_test(input: &str) -> Result<SlabTestCmd<'_>, CmdError> {
+        super::parse_slab_test(input, NODES)
+    }
+
+    /// Every parser that names a node takes ids up to the host's
+    /// `nr_node_ids - 1` and refuses `nr_node_ids` (and beyond, and ids
+    /// too big for any integer) with -ERANGE, on hosts of 1, 64 and 1024
+    /// nodes: no fixed cap.
+    #[test]
+    fn node_ids_bounded_by_nr_node_ids() {
+        type Parse = fn(&str, usize) -> Result<(), CmdError>;
+        let parsers: [(&str, Parse); 7] = [
+            ("limit", |s, n| {
+                super::parse_arena_blocks(&std::format!("node={s} zone=Normal blocks=1"), n)
+                    .map(drop)
+            }),
+            ("prefill", |s, n| {
+                super::parse_prefill(&std::format!("node={s} zone=Normal blocks=1"), n).map(drop)
+            }),
+            ("shrink", |s, n| {
+                super::parse_shrink(&std::format!("node={s} zone=Normal"), n).map(drop)
+            }),
+            ("drain", |s, n| {
+                super::parse_shrink(&std::format!("zone=Normal node={s}"), n).map(drop)
+            }),
+            ("pcp", |s, n| {
+                super::parse_pcp(&std::format!("high=64 batch=8 node={s} zone=Normal"), n).map(drop)
+            }),
+            ("test", |s, n| {
+                super::parse_test(
+                    &std::format!("alloc node={s} zone=Normal order=0 count=1"),
+                    n,
+                )
+                .map(drop)
+            }),
+            ("slab_test", |s, n| {
+                super::parse_slab_test(&std::format!("alloc t 1 {s}"), n).map(drop)
+            }),
+        ];
+        for nr_nodes in [1usize, 64, 1024] {
+            for (name, parse) in parsers {
+                for ok in [0, nr_nodes / 2, nr_nodes - 1] {
+                    assert_eq!(
+                        parse(&std::format!("{ok}"), nr_nodes),
+                        Ok(()),
+                        "{name} {ok}/{nr_nodes}"
+                    );
+                }
+                for bad in [
+                    std::format!("{nr_nodes}"),
+                    std::format!("{}", nr_nodes + 1),
+                    String::from("99999999999999999999"),
+                ] {
+                    assert_eq!(
+                        parse(&bad, nr_nodes),
+                        Err(CmdError::Range),
+                        "{name} {bad}/{nr_nodes}"
+                    );
+                }
+                assert_eq!(parse("-1", nr_nodes), Err(CmdError::Invalid), "{name}");
+            }
+        }
+    }
 
     #[test]
     fn alloc_command() {

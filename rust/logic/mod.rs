@@ -9,6 +9,7 @@ pub mod bad_input;
 pub mod blockmap;
 pub mod buddy;
 pub mod cmd;
+pub mod fallback_counts;
 pub mod mempool;
 pub mod order;
 pub mod pcp;

@@ -52,7 +52,7 @@ impl Slabs {
             kmalloc: [0; KMALLOC_CLASSES],
             debug_flags: AtomicU32::new(debug),
             seed: AtomicU64::new(seed | 1),
-            nr_nodes: nr_nodes.clamp(1, MAX_NODES),
+            nr_nodes: nr_nodes.max(1),
         };
         for class in 0..KMALLOC_CLASSES {
             let size = class_size(class).ok_or(EINVAL)?;
