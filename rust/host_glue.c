@@ -66,6 +66,37 @@ bool rkmem_host_node_online(int nid) { return node_online(nid); }
 bool rkmem_host_node_has_cpus(int nid) { return !cpumask_empty(cpumask_of_node(nid)); }
 int rkmem_host_node_distance(int a, int b) { return node_distance(a, b); }
 
+/*
+ * The nodes of the host's own fallback zonelist of @nid, in order (a
+ * node's zones are consecutive there: node-ordered zonelists), at most
+ * @max; returns how many. The host builds these at boot before any CPU is
+ * in cpumask_of_node() on x86, and again on memory hotplug, so the order
+ * cannot be recomputed from today's inputs. Read without the host's
+ * zonelist_update_seq (not exported): the caller skips ids it does not
+ * know and repeats, so a racing rebuild gives a stale order, nothing worse.
+ */
+int rkmem_host_zonelist_nodes(int nid, u16 *out, int max)
+{
+	struct zoneref *z;
+	int i, n = 0, last = NUMA_NO_NODE;
+
+	if (nid < 0 || nid >= nr_node_ids || !node_possible(nid) || !NODE_DATA(nid))
+		return 0;
+	z = NODE_DATA(nid)->node_zonelists[ZONELIST_FALLBACK]._zonerefs;
+	for (i = 0; i < MAX_ZONES_PER_ZONELIST && n < max; i++) {
+		struct zone *zone = READ_ONCE(z[i].zone);
+		int node;
+
+		if (!zone)
+			break;
+		node = zone_to_nid(zone);
+		if (node != last)
+			out[n++] = node;
+		last = node;
+	}
+	return n;
+}
+
 bool rkmem_host_zone_info(int nid, int kind, struct rkmem_zone_info *out)
 {
 	struct zone *zone;

@@ -117,6 +117,7 @@ int rkmem_host_nr_node_ids(void);
 bool rkmem_host_node_online(int nid);
 bool rkmem_host_node_has_cpus(int nid);
 int rkmem_host_node_distance(int a, int b);
+int rkmem_host_zonelist_nodes(int nid, u16 *out, int max);
 bool rkmem_host_zone_info(int nid, int kind, struct rkmem_zone_info *out);
 unsigned long rkmem_host_node_start_pfn(int nid);
 unsigned long rkmem_host_node_end_pfn(int nid);

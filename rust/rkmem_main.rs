@@ -224,6 +224,14 @@ impl Rkmem {
             return Err(ENODEV);
         }
         topology.build();
+        // The host's own zonelists where it has them (see
+        // `Topology::adopt_host_order`): the computed order fills gaps.
+        let mut host_order = KVVec::new();
+        host_order.extend_with(nr_nodes, 0u16, GFP_KERNEL)?;
+        for node in 0..nr_nodes {
+            let len = host::zonelist_nodes(node, &mut host_order);
+            topology.adopt_host_order(node, &host_order[..len]);
+        }
         let blocks = PfnMap::blocks_for(first_pfn, end_pfn);
         let mut entries = KVVec::with_capacity(blocks, GFP_KERNEL)?;
         for _ in 0..blocks {

@@ -50,6 +50,7 @@ extern "C" {
     fn rkmem_host_node_online(nid: c_int) -> bool;
     fn rkmem_host_node_has_cpus(nid: c_int) -> bool;
     fn rkmem_host_node_distance(a: c_int, b: c_int) -> c_int;
+    fn rkmem_host_zonelist_nodes(nid: c_int, out: *mut u16, max: c_int) -> c_int;
     fn rkmem_host_zone_info(nid: c_int, kind: c_int, out: *mut RawZoneInfo) -> bool;
     fn rkmem_host_node_start_pfn(nid: c_int) -> c_ulong;
     fn rkmem_host_node_end_pfn(nid: c_int) -> c_ulong;
@@ -124,6 +125,18 @@ pub(crate) fn node_online(node: usize) -> bool {
 pub(crate) fn node_has_cpus(node: usize) -> bool {
     // SAFETY: `cpumask_of_node` accepts any id below `nr_node_ids`.
     node < nr_node_ids() && unsafe { rkmem_host_node_has_cpus(node as c_int) }
+}
+
+/// The nodes of the host's own fallback zonelist of `node`, in order, into
+/// `out`; returns how many (0 for an id that is not a possible node).
+pub(crate) fn zonelist_nodes(node: usize, out: &mut [u16]) -> usize {
+    let (Ok(nid), Ok(max)) = (c_int::try_from(node), c_int::try_from(out.len())) else {
+        return 0;
+    };
+    // SAFETY: `out` is valid for `max` writes of a `u16`; the glue checks
+    // `nid` (possible, below `nr_node_ids`) and writes at most `max`.
+    let n = unsafe { rkmem_host_zonelist_nodes(nid, out.as_mut_ptr(), max) };
+    usize::try_from(n).unwrap_or(0).min(out.len())
 }
 
 /// `node_distance(a, b)` (the ACPI SLIT).

@@ -506,17 +506,29 @@ where
     }
 
     /// The vacant stack holds exactly the empty slots: as many entries as
-    /// empty slots, each empty, and the same sums of indices and of their
-    /// squares as the empty slots (a repeated entry, which would hide an
-    /// empty slot, changes them).
+    /// empty slots, each empty, and the same multiset hash as the empty
+    /// slots (sums of two 64-bit mixes of each index: a repeated entry,
+    /// which hides an empty slot, changes them but for a chance of about
+    /// 2^-64; plain sums of indices and squares do not: {2, 3, 7} twice
+    /// matches {1, 2, 3, 5, 6, 7}).
     fn verify_vacant(&self) -> Result<(), &'static str> {
         let capacity = self.slots.len().min(self.vacant.len());
         if self.nr_vacant + self.blocks != capacity {
             return Err("vacant slot count wrong");
         }
-        let sums = |acc: (u128, u128), slot: usize| {
-            let s = slot as u128;
-            (acc.0 + s, acc.1 + s * s)
+        fn mix(mut z: u64) -> u64 {
+            // splitmix64's finalizer.
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        }
+        let sums = |acc: (u64, u64), slot: usize| {
+            let s = slot as u64;
+            (
+                acc.0
+                    .wrapping_add(mix(s.wrapping_add(0x9E37_79B9_7F4A_7C15))),
+                acc.1.wrapping_add(mix(s ^ 0xD1B5_4A32_D192_ED03)),
+            )
         };
         let mut stacked = (0, 0);
         for &slot in &self.vacant[..self.nr_vacant] {
@@ -876,6 +888,23 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A stack that repeats slots (so hides others) fails `verify`, also
+    /// where sums of indices and of their squares agree.
+    #[test]
+    fn verify_catches_a_repeating_vacant_stack() {
+        let mut a = arena(8);
+        for slot in [1, 2, 3, 5, 6, 7] {
+            assert!(a.take_whole_block(slot).is_some());
+        }
+        a.verify().unwrap();
+        let good = a.vacant.clone();
+        a.vacant[..6].copy_from_slice(&[2, 3, 7, 2, 3, 7]);
+        assert_eq!(a.verify(), Err("vacant stack repeats a slot"));
+        a.vacant = good;
+        a.vacant[0] = a.vacant[1];
+        assert_eq!(a.verify(), Err("vacant stack repeats a slot"));
     }
 
     /// Blocks in a 1 TiB zone: 4 MiB each.

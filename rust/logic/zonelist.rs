@@ -255,6 +255,55 @@ where
         }
     }
 
+    /// Takes `node`'s order from the host's own zonelist (`host`: its nodes
+    /// in order, as the host built them), after [`Topology::build`]: the
+    /// host's inputs (which nodes had CPUs when it built them: none at
+    /// boot on x86, where `build_all_zonelists` runs before any CPU joins
+    /// `cpumask_of_node`; rebuilds on memory hotplug) cannot be recomputed
+    /// at load. Ids without memory here, out of range or repeated are
+    /// skipped; nodes with memory that `host` lacks follow, in the
+    /// computed order. O(nodes).
+    pub fn adopt_host_order(&mut self, node: usize, host: &[u16]) {
+        let nr = self.nr_nodes;
+        if node >= nr {
+            return;
+        }
+        let len = self.nr_memory;
+        let (rows, seen) = self.order.split_at_mut(nr * nr);
+        let seen = &mut seen[..nr];
+        let row = &mut rows[node * nr..][..len];
+        // 1: listed by the host (first time); 2: placed.
+        seen.fill(0);
+        let mut taken = 0;
+        for &n in host {
+            let n = usize::from(n);
+            if n < nr && self.flags[n] & ZONE_MASK != 0 && seen[n] == 0 {
+                seen[n] = 1;
+                taken += 1;
+            }
+        }
+        // The computed nodes the host lacks, kept in order, to the end
+        // (from the back: the write index never passes the read index).
+        let mut write = len;
+        for read in (0..len).rev() {
+            let n = row[read];
+            if seen[usize::from(n)] == 0 {
+                write -= 1;
+                row[write] = n;
+            }
+        }
+        debug_assert_eq!(write, taken);
+        let mut i = 0;
+        for &n in host {
+            let u = usize::from(n);
+            if u < nr && seen[u] == 1 && i < write {
+                seen[u] = 2;
+                row[i] = n;
+                i += 1;
+            }
+        }
+    }
+
     /// Nodes with memory in the order a request preferring `node` visits
     /// them (empty for an id out of range).
     pub fn node_order(&self, node: usize) -> &[u16] {
@@ -520,6 +569,49 @@ mod tests {
         let dma = list(&t, 63, ZoneType::Dma, false);
         assert_eq!(dma, [(0, "DMA")], "only node 0 has DMA");
         assert_eq!(list(&t, 64, ZoneType::Normal, false), []);
+    }
+
+    /// The host's own order wins over the computed one (on x86 the host
+    /// built its zonelists before any node had CPUs); what the host lists
+    /// that has no memory here, is out of range or repeated is skipped,
+    /// and memory nodes it lacks follow in the computed order.
+    #[test]
+    fn host_order_adopted_with_junk_skipped_and_missing_appended() {
+        let mut t = big_server();
+        let computed: Vec<u16> = t.node_order(9).to_vec();
+        // The host's order without the CPU penalty.
+        let mut plain = big_server();
+        for n in 0..64 {
+            plain.flags[n] &= !HAS_CPUS;
+        }
+        plain.build();
+        let host: Vec<u16> = plain.node_order(9).to_vec();
+        assert_ne!(host, computed, "the CPU penalty changes node 9's order");
+        t.adopt_host_order(9, &host);
+        assert_eq!(t.node_order(9), &host[..]);
+        // Junk and a short list: 13 (no memory), 99 (no such id), repeats;
+        // the host lacks all but 3 nodes.
+        t.adopt_host_order(20, &[20, 13, 99, 22, 20, 22, 5]);
+        let row = t.node_order(20);
+        assert_eq!(&row[..3], &[20, 22, 5]);
+        let rest: Vec<u16> = computed_without(&big_server(), 20, &[20, 22, 5]);
+        assert_eq!(&row[3..], &rest[..]);
+        assert_eq!(row.len(), 62);
+        // Empty host list (not a possible node): the computed order stays.
+        let before = t.node_order(30).to_vec();
+        t.adopt_host_order(30, &[]);
+        assert_eq!(t.node_order(30), &before[..]);
+        t.adopt_host_order(64, &[1, 2]);
+        // Other rows untouched.
+        assert_eq!(t.node_order(31), big_server().node_order(31));
+    }
+
+    fn computed_without(t: &TestTopology, node: usize, skip: &[u16]) -> Vec<u16> {
+        t.node_order(node)
+            .iter()
+            .copied()
+            .filter(|n| !skip.contains(n))
+            .collect()
     }
 
     #[test]
