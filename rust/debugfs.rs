@@ -484,6 +484,10 @@ impl Rkmem {
                 }
             }
         }
+        // As prefill and test: a write stopped part way says so.
+        if host::LongLoop::Killable.should_stop() {
+            return Err(EINTR);
+        }
         Ok(())
     }
 
