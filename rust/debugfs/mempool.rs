@@ -135,6 +135,11 @@ impl Rkmem {
                     if drained.len() >= MAX_DRAINED {
                         return Err(ENOSPC);
                     }
+                    // Up to a million calls: let others run, stop if killed
+                    // (what was taken stays drained; `release` returns it).
+                    if host::LongLoop::Killable.should_stop() {
+                        return Err(EINTR);
+                    }
                     drained.reserve(1)?;
                     match t
                         .0
