@@ -4,7 +4,9 @@
 //! Layers (see README.md, "Design"): host page source and buddy allocator
 //! per (node, zone) arena ([`arena`]), over the pure logic in [`logic`]; the
 //! host boundary ([`host`], the only `unsafe` code) and C glue
-//! (`host_glue.c`); debugfs reports and knobs ([`debugfs`]).
+//! (`host_glue.c`); debugfs reports and knobs ([`debugfs`]). Refused bad
+//! input to the C API is in [`bad_input`], memory offline in
+//! [`memory_offline`].
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -13,8 +15,10 @@ use kernel::sync::Mutex;
 use kernel::{c_str, new_mutex};
 
 mod arena;
+mod bad_input;
 mod debugfs;
 pub(crate) mod host;
+mod memory_offline;
 mod mempool;
 mod pcp;
 mod slab;
@@ -22,7 +26,7 @@ mod slab;
 #[allow(dead_code, unreachable_pub)]
 mod logic;
 
-use arena::{Arena, GrowError, OfflineBlock, OfflineWindow, OwnedBlock, PfnMap};
+use arena::{Arena, GrowError, OfflineWindow, OwnedBlock, PfnMap};
 use host::memhotplug::MemoryNotifier;
 use host::pages::{self, MetaCache};
 use host::percpu::CpuHotplug;
@@ -155,20 +159,6 @@ pub(crate) struct Rkmem {
     offline_refused: AtomicU64,
     /// The range a memory offline is taking away now, if any.
     offlining: OfflineWindow,
-}
-
-/// A pfn range the host is taking offline, holding blocks of rkmem's.
-pub(crate) struct OfflineRange {
-    start: u64,
-    end: u64,
-}
-
-impl OfflineRange {
-    /// The base pfn of every block that has pages in the range.
-    fn block_pfns(&self) -> impl Iterator<Item = u64> {
-        let first = self.start - self.start % BLOCK_PAGES as u64;
-        (first..self.end).step_by(BLOCK_PAGES)
-    }
 }
 
 impl Rkmem {
@@ -492,46 +482,6 @@ impl Rkmem {
         }
     }
 
-    /// Counts a refused call of `kind`.
-    fn count_bad_input(&self, kind: BadInput) {
-        self.bad_input[kind as usize].fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Refused calls of `kind` so far.
-    pub(crate) fn bad_input_count(&self, kind: BadInput) -> u64 {
-        self.bad_input[kind as usize].load(Ordering::Relaxed)
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn report_refused_free(&self, pfn: u64, order: u32, kind: BadInput) {
-        self.count_bad_input(kind);
-        // One warning with a stack trace per kind per interval, as the
-        // host's warn_alloc and bad_page reports.
-        if host::bad_input_ratelimit(kind) {
-            pr_warn!(
-                "refused free of pfn {:#x} order {}: {} (counted in zoneinfo {}; one warning per kind per {} s)\n",
-                pfn,
-                order,
-                kind.what(),
-                kind.counter(),
-                host::BAD_INPUT_INTERVAL_SECS
-            );
-            host::dump_stack();
-        }
-    }
-
-    /// An allocation the C API refused as bad input (node, zone modifiers,
-    /// order): counted, and warned about unless `__GFP_NOWARN`.
-    #[cold]
-    #[inline(never)]
-    pub(crate) fn refused_alloc(&self, kind: BadInput, nid: i32, gfp: u32, order: u32) {
-        self.count_bad_input(kind);
-        if gfp & pages::GFP_NOWARN == 0 && host::bad_input_ratelimit(kind) {
-            host::warn_bad_alloc(kind, nid, gfp, order);
-        }
-    }
-
     #[inline]
     fn try_free(&self, pfn: u64, order: u32) -> Result<(), BadInput> {
         if order > MAX_ORDER {
@@ -650,80 +600,6 @@ impl Rkmem {
             freed += arena.shrink(&self.map, blocks, host::LongLoop::ToTheEnd) * BLOCK_PAGES;
         }
         freed
-    }
-
-    /// Memory offline, first step: the host has isolated `[start, start +
-    /// nr)` to take it offline, so no new block comes from there. A growth
-    /// that took its block before and installs it now sees the range and
-    /// gives the block back ([`Arena::install`]), or has installed it (after
-    /// the fence below, the map shows it). `None` if rkmem holds no block
-    /// there: nothing to do, and the caches stay as they are.
-    pub(crate) fn offline_range(&self, start: u64, nr: u64) -> Option<OfflineRange> {
-        let range = OfflineRange {
-            start,
-            end: start.saturating_add(nr),
-        };
-        self.offlining.open(range.start, range.end);
-        for arena in self.arenas.iter() {
-            arena.fence_installs();
-        }
-        range
-            .block_pfns()
-            .any(|pfn| self.map.lookup(pfn).is_some())
-            .then_some(range)
-    }
-
-    /// Memory offline, second step (the slab layer has given its empty
-    /// slabs back): drains the per-CPU lists and gives every wholly free
-    /// block in the range back to the host, one block per lock hold.
-    /// `EBUSY` if pages of rkmem's are in use there: they cannot migrate,
-    /// so the offline could never finish. Free blocks go back either way.
-    pub(crate) fn offline_give_back(&self, range: OfflineRange) -> Result {
-        self.drain_all();
-        let (mut returned, mut in_use, mut used_pages) = (0, 0, 0);
-        for pfn in range.block_pfns() {
-            let Some(owner) = self.map.lookup(pfn) else {
-                continue;
-            };
-            let Some(arena) = self.arenas.get(owner.arena) else {
-                continue;
-            };
-            match arena.offline_block(&self.map, owner.slot, pfn) {
-                OfflineBlock::Returned => returned += 1,
-                OfflineBlock::InUse(pages) => {
-                    in_use += 1;
-                    used_pages += pages;
-                }
-                OfflineBlock::Gone => {}
-            }
-        }
-        if in_use == 0 {
-            if returned > 0 {
-                pr_info!(
-                    "offline of pfn range {:#x}-{:#x}: gave back {} free blocks\n",
-                    range.start,
-                    range.end - 1,
-                    returned
-                );
-            }
-            return Ok(());
-        }
-        self.offline_refused.fetch_add(1, Ordering::Relaxed);
-        pr_warn!(
-            "refusing offline of pfn range {:#x}-{:#x}: {} blocks in use ({} pages allocated; {} free blocks given back)\n",
-            range.start,
-            range.end - 1,
-            in_use,
-            used_pages,
-            returned
-        );
-        Err(EBUSY)
-    }
-
-    /// Memory offline, done or cancelled (also after a refusal): growth may
-    /// keep blocks of that range again (after a cancel it is back in use).
-    pub(crate) fn offline_over(&self) {
-        self.offlining.close();
     }
 
     /// Unload: frees what the test knob holds, gives every free block back,
