@@ -432,6 +432,26 @@ static void run_node(void)
 		return;
 	}
 	/*
+	 * A node asked without __GFP_THISNODE is served from that node while it
+	 * has memory (SLUB's try_thisnode): on a fresh cache, the slab of the
+	 * node asked first (on its partial list once another node is asked)
+	 * must not serve the next node's request.
+	 */
+	s = rkmem_cache_create("slabclient-prefer", 256, 0, 0, NULL);
+	expect(s != NULL, "create slabclient-prefer");
+	if (s) {
+		n = 0;
+		for_each_node_state(nid, N_NORMAL_MEMORY) {
+			objs[n] = rkmem_cache_alloc_node(s, GFP_KERNEL, nid);
+			place(&pl, objs[n], nid, "cache_alloc_node (fresh cache)", 256);
+			n++;
+		}
+		while (n--)
+			if (objs[n])
+				rkmem_cache_free(s, objs[n]);
+		rkmem_cache_destroy(s);
+	}
+	/*
 	 * Nodes alternate: every allocation asks for another node than the one
 	 * before, so a CPU's current slab is never the right one by chance.
 	 */
