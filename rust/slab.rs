@@ -155,6 +155,7 @@ struct NodeSlabs {
 }
 
 /// What one allocation asks, decoded by the C API.
+#[derive(Clone, Copy)]
 pub(crate) struct ObjReq {
     pub(crate) gfp: u32,
     /// Node asked (`None`: any, local first).

@@ -84,6 +84,21 @@ impl Cache {
         }))
     }
 
+    /// A request for a node without `__GFP_THISNODE` first tries that node
+    /// alone, as SLUB's `___slab_alloc` (`try_thisnode`): its partial slabs,
+    /// then a new slab there without sleeping (`GFP_NOWAIT`); only if both
+    /// fail do other nodes' partial slabs and the caller's gfp get a turn.
+    /// Otherwise a node's request would take any node's partial slab first.
+    fn this_node_first(req: &ObjReq) -> Option<ObjReq> {
+        (req.node.is_some() && !req.this_node).then_some(ObjReq {
+            gfp: crate::host::pages::GFP_NOWAIT,
+            this_node: true,
+            can_sleep: false,
+            nofail: false,
+            ..*req
+        })
+    }
+
     #[cold]
     #[inline(never)]
     pub(crate) fn alloc_slow(&self, rk: &Rkmem, req: &ObjReq) -> Option<usize> {
@@ -92,13 +107,15 @@ impl Cache {
         }
         let mut spare: Option<(SlabPage, usize)> = None;
         let mut first = true;
+        let mut this_node_first = Self::this_node_first(req);
         let got = loop {
+            let try_req = this_node_first.as_ref().unwrap_or(req);
             let r = self.cpu.local(|cpu, c, st| {
                 if core::mem::take(&mut first) {
                     st.inc(Stat::AllocSlowpath);
                 }
                 let local = cpu_node(cpu);
-                let mut r = self.refill_local(rk, c, st, req, local).ok_or(local);
+                let mut r = self.refill_local(rk, c, st, try_req, local).ok_or(local);
                 if r.is_err() {
                     if let Some((slab, node)) = spare.take() {
                         self.install(c, slab, node, None);
@@ -115,7 +132,12 @@ impl Cache {
                     // A new slab, as the caller's gfp allows (perhaps
                     // asleep); installed when we hold the part again (or,
                     // if the CPU found objects meanwhile, parked).
-                    spare = Some(self.new_slab(rk, req, local, SlabState::new_active(self.nr))?);
+                    match self.new_slab(rk, try_req, local, SlabState::new_active(self.nr)) {
+                        Some(slab) => spare = Some(slab),
+                        // The node asked has nothing at once: any node now.
+                        None if this_node_first.take().is_some() => {}
+                        None => return None,
+                    }
                 }
                 // The part is held: we interrupted its owner (or a flush
                 // has it). Work on the node lists directly.
@@ -318,13 +340,15 @@ impl Cache {
         mut take: impl FnMut(usize) -> Option<(SlabMem, usize)>,
     ) -> Option<usize> {
         let first = req.node.unwrap_or(local);
+        let mut this_node_first = Self::this_node_first(req);
         // __GFP_NOFAIL keeps going (each round adds a slab; others may
         // take it first).
         let mut rounds = 0;
         while rounds < 4 || req.nofail {
+            let try_req = this_node_first.as_ref().unwrap_or(req);
             rounds += 1;
             for node in rk.node_order(first) {
-                if node != first && req.this_node && req.node.is_some() {
+                if node != first && try_req.this_node && try_req.node.is_some() {
                     break;
                 }
                 if let Some((mem, off)) = take(node) {
@@ -339,7 +363,14 @@ impl Cache {
                 inuse: 0,
                 place: Place::Node,
             };
-            let (slab, node) = self.new_slab(rk, req, first, init)?;
+            let Some((slab, node)) = self.new_slab(rk, try_req, first, init) else {
+                // The node asked has nothing at once: any node now.
+                if this_node_first.take().is_some() {
+                    rounds -= 1;
+                    continue;
+                }
+                return None;
+            };
             let mut l = self.node(node).lists.lock();
             l.partial.push_front(slab);
             l.counts.add();
