@@ -88,7 +88,8 @@ lint: setup
 	"$$k/scripts/checkpatch.pl" --no-tree --terse -f rust/*.c rust/*.h \
 		selftests/rkmem/client/rkmem_client.c \
 		selftests/rkmem/slab_client/rkmem_slab_client.c \
-		selftests/rkmem/mempool_client/rkmem_mempool_client.c tools/bench-module/rkmem_bench.c && \
+		selftests/rkmem/mempool_client/rkmem_mempool_client.c \
+		selftests/rkmem/include/rkmem_stress.h tools/bench-module/rkmem_bench.c && \
 	cd tools/rkmem-logic && cargo clippy --all-targets -- -D warnings
 
 # Benchmarks run on the perf kernel (no debug options), or on KDIR. The bench

@@ -64,6 +64,7 @@
 #include <linux/string.h>
 
 #include "rkmem.h"
+#include "rkmem_stress.h"
 
 static int leak;
 module_param(leak, int, 0444);
@@ -155,63 +156,14 @@ static void check_alloc(int nid, gfp_t gfp, unsigned int order, int want_nid,
 	rkmem_free_pages(page, order);
 }
 
-/* ---- one kthread per online CPU ---- */
-
-struct cpu_thread {
-	struct completion done;
-	unsigned int cpu;
-	bool started;
-};
-
-/*
- * Runs @fn in a kthread bound to each online CPU, all at once, and waits for
- * all of them. @fn gets its struct cpu_thread and must end with
- * kthread_complete_and_exit(&ct->done, 0) (no return into module text after
- * the wait is over). Returns the number of threads that ran.
- */
-static unsigned int run_per_cpu(int (*fn)(void *), const char *name)
-{
-	struct cpu_thread *threads;
-	struct task_struct *t;
-	unsigned int cpu, n = 0;
-
-	threads = kcalloc(nr_cpu_ids, sizeof(*threads), GFP_KERNEL);
-	expect(threads != NULL, "per-CPU thread table");
-	if (!threads)
-		return 0;
-	for_each_online_cpu(cpu) {
-		init_completion(&threads[cpu].done);
-		threads[cpu].cpu = cpu;
-		t = kthread_create_on_cpu(fn, &threads[cpu], cpu, name);
-		if (IS_ERR(t)) {
-			expect(false, "per-CPU kthread");
-			continue;
-		}
-		threads[cpu].started = true;
-		wake_up_process(t);
-		n++;
-	}
-	for_each_possible_cpu(cpu)
-		if (threads[cpu].started)
-			wait_for_completion(&threads[cpu].done);
-	kfree(threads);
-	return n;
-}
-
 /* ---- tagged pages: two owners of one page show up as a broken tag ---- */
 
 #define STRESS_SLOTS 32
 
-struct stress_slot {
-	struct page *page;
-	unsigned int order;
-	u64 tag;
-};
-
 static atomic_t stress_errors = ATOMIC_INIT(0);
 static atomic_t stress_allocs = ATOMIC_INIT(0);
 
-static void stress_stamp(struct stress_slot *s)
+static void stress_stamp(struct rkmem_stress_elem *s)
 {
 	unsigned int i;
 
@@ -219,7 +171,7 @@ static void stress_stamp(struct stress_slot *s)
 		*(u64 *)page_address(s->page + i) = s->tag;
 }
 
-static void stress_free(struct stress_slot *s)
+static void stress_free(struct rkmem_stress_elem *s)
 {
 	unsigned int i;
 
@@ -233,14 +185,6 @@ static void stress_free(struct stress_slot *s)
 	s->page = NULL;
 }
 
-static u32 xorshift(u32 *state)
-{
-	*state ^= *state << 13;
-	*state ^= *state >> 17;
-	*state ^= *state << 5;
-	return *state;
-}
-
 static const gfp_t stress_gfps[] = { GFP_KERNEL, GFP_ATOMIC, GFP_KERNEL | GFP_DMA32,
 				     GFP_HIGHUSER_MOVABLE, GFP_NOWAIT | __GFP_THISNODE };
 
@@ -249,7 +193,7 @@ static const gfp_t stress_gfps[] = { GFP_KERNEL, GFP_ATOMIC, GFP_KERNEL | GFP_DM
  * @irqs_off_always every non-blocking one runs with interrupts off, else only
  * one in four (so hard-irq timers also hit rkmem in the middle of a call).
  */
-static void stress_alloc(struct stress_slot *s, u32 *rnd, u64 tag, bool irqs_off_always)
+static void stress_alloc(struct rkmem_stress_elem *s, u32 *rnd, u64 tag, bool irqs_off_always)
 {
 	gfp_t gfp = stress_gfps[xorshift(rnd) % ARRAY_SIZE(stress_gfps)];
 	int nid = xorshift(rnd) % nr_node_ids;
@@ -276,12 +220,12 @@ static int stress_fn(void *arg)
 {
 	struct cpu_thread *ct = arg;
 	unsigned long cpu = ct->cpu;
-	struct stress_slot slots[STRESS_SLOTS] = {};
+	struct rkmem_stress_elem slots[STRESS_SLOTS] = {};
 	u32 rnd = 0x9e3779b9u * (cpu + 1);
 	int i, k;
 
 	for (i = 0; i < stress; i++) {
-		struct stress_slot *s = &slots[xorshift(&rnd) % STRESS_SLOTS];
+		struct rkmem_stress_elem *s = &slots[xorshift(&rnd) % STRESS_SLOTS];
 
 		if (s->page)
 			stress_free(s);
@@ -300,7 +244,7 @@ static void run_stress(void)
 {
 	atomic_set(&stress_errors, 0);
 	atomic_set(&stress_allocs, 0);
-	run_per_cpu(stress_fn, "rkmem_stress/%u");
+	run_per_cpu(stress_fn, "rkmem_stress/%u", expect);
 	pr_info("rkmem_client: stress: %d allocations on %u CPUs, %d broken tags\n",
 		atomic_read(&stress_allocs), num_online_cpus(), atomic_read(&stress_errors));
 	expect(atomic_read(&stress_errors) == 0, "no page had two owners");
@@ -309,198 +253,67 @@ static void run_stress(void)
 
 /* ---- stress with hard-irq timers and remote frees ---- */
 
-#define IRQ_RING 8
-#define INBOX_SLOTS 16
+static struct rkmem_stress irqstress_st;
 
-struct irq_cpu {
-	struct hrtimer timer;
-	u32 rnd;
-	u64 seq;
-	/* Pages the timer keeps between ticks; only this CPU's timer and,
-	 * once the timer is cancelled, this CPU's kthread touch them.
-	 */
-	struct stress_slot ring[IRQ_RING];
-	unsigned long allocs, irq_allocs, ticks;
-	/* Pages other CPUs' kthreads hand to this CPU's kthread to free. */
-	spinlock_t lock;
-	struct stress_slot inbox[INBOX_SLOTS];
-	unsigned int nr_inbox;
-	unsigned long remote_frees;
-};
-
-static struct irq_cpu *irq_cpus;
-
-/* A node for the timer: any online node, or NUMA_NO_NODE. */
-static int pick_node(u32 *rnd)
+static bool irq_alloc(struct rkmem_stress_elem *s, u32 *rnd, u64 tag)
 {
-	int nid = xorshift(rnd) % (nr_node_ids + 1);
-
-	return nid < nr_node_ids && node_online(nid) ? nid : NUMA_NO_NODE;
-}
-
-static bool irq_alloc(struct irq_cpu *ic, struct stress_slot *s, unsigned long cpu)
-{
-	s->order = xorshift(&ic->rnd) % 4;
-	s->tag = (2ULL << 56) | ((u64)cpu << 40) | ic->seq++;
-	s->page = rkmem_alloc_pages(pick_node(&ic->rnd), GFP_ATOMIC | __GFP_NOWARN, s->order);
+	s->order = xorshift(rnd) % 4;
+	s->tag = tag;
+	s->page = rkmem_alloc_pages(pick_node(rnd), GFP_ATOMIC | __GFP_NOWARN, s->order);
 	if (!s->page)
 		return false;
-	ic->allocs++;
-	if (in_hardirq())
-		ic->irq_allocs++;
 	stress_stamp(s);
 	return true;
 }
 
-static enum hrtimer_restart irq_tick(struct hrtimer *timer)
+static void irqstress_alloc(struct rkmem_stress_elem *s, u32 *rnd, unsigned long cpu, int i)
 {
-	struct irq_cpu *ic = container_of(timer, struct irq_cpu, timer);
-	unsigned long cpu = ic - irq_cpus;
-	ktime_t start = ktime_get(), end;
-	struct stress_slot now, *s;
-	s64 gap;
-
-	ic->ticks++;
-	if (xorshift(&ic->rnd) & 1) {
-		/* Allocated and freed in this callback. */
-		if (irq_alloc(ic, &now, cpu))
-			stress_free(&now);
-	} else {
-		/* Kept in the ring, freed by a later tick. */
-		s = &ic->ring[xorshift(&ic->rnd) % IRQ_RING];
-		if (s->page)
-			stress_free(s);
-		else
-			irq_alloc(ic, s, cpu);
-	}
-	/*
-	 * The next tick a full period after this one ended, and at least four
-	 * times this tick's length: under emulation (TCG, ~100x slower) the
-	 * timer must not starve the kthread.
-	 */
-	end = ktime_get();
-	gap = max_t(s64, (s64)irq_period_us * NSEC_PER_USEC, 4 * ktime_to_ns(ktime_sub(end, start)));
-	hrtimer_set_expires(timer, ktime_add_ns(end, gap));
-	return HRTIMER_RESTART;
+	stress_alloc(s, rnd, (1ULL << 56) | ((u64)cpu << 40) | i, false);
 }
 
-/* Gives @s to @cpu's kthread to free; false if its inbox is full. */
-static bool hand_off(struct stress_slot *s, unsigned int cpu)
-{
-	struct irq_cpu *dst = &irq_cpus[cpu];
-	bool ok = false;
-
-	spin_lock(&dst->lock);
-	if (dst->nr_inbox < INBOX_SLOTS) {
-		dst->inbox[dst->nr_inbox++] = *s;
-		s->page = NULL;
-		ok = true;
-	}
-	spin_unlock(&dst->lock);
-	return ok;
-}
-
-/* Frees what other CPUs handed to @ic, on the current CPU. */
-static void empty_inbox(struct irq_cpu *ic)
-{
-	struct stress_slot batch[INBOX_SLOTS];
-	unsigned int i, n;
-
-	spin_lock(&ic->lock);
-	n = ic->nr_inbox;
-	memcpy(batch, ic->inbox, n * sizeof(batch[0]));
-	ic->nr_inbox = 0;
-	spin_unlock(&ic->lock);
-	for (i = 0; i < n; i++)
-		stress_free(&batch[i]);
-	ic->remote_frees += n;
-}
+static const struct rkmem_stress_ops irqstress_ops = {
+	.thread_seed = 0x85ebca6bu,
+	.nr_slots = STRESS_SLOTS,
+	.irq_alloc = irq_alloc,
+	.alloc = irqstress_alloc,
+	.free = stress_free,
+};
 
 static int irqstress_fn(void *arg)
 {
 	struct cpu_thread *ct = arg;
-	unsigned long cpu = ct->cpu;
-	struct irq_cpu *ic = &irq_cpus[cpu];
-	struct stress_slot slots[STRESS_SLOTS] = {};
-	unsigned long deadline = jiffies + irqstress_secs * HZ;
-	u32 rnd = 0x85ebca6bu * (cpu + 1);
-	unsigned int other;
-	int i, k;
 
-	other = cpumask_next(cpu, cpu_online_mask);
-	if (other >= nr_cpu_ids)
-		other = cpumask_first(cpu_online_mask);
-
-	/* Started from this bound kthread: pinned to this CPU. */
-	hrtimer_init(&ic->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_PINNED_HARD);
-	ic->timer.function = irq_tick;
-	hrtimer_start(&ic->timer, ns_to_ktime((u64)irq_period_us * NSEC_PER_USEC),
-		      HRTIMER_MODE_REL_PINNED_HARD);
-
-	for (i = 0; i < irqstress && time_before(jiffies, deadline); i++) {
-		struct stress_slot *s = &slots[xorshift(&rnd) % STRESS_SLOTS];
-
-		if (!s->page)
-			stress_alloc(s, &rnd, (1ULL << 56) | ((u64)cpu << 40) | i, false);
-		else if (xorshift(&rnd) % 4 != 0 || !hand_off(s, other))
-			stress_free(s);
-		if (i % 16 == 0)
-			empty_inbox(ic);
-		if (i % 64 == 0)
-			cond_resched();
-	}
-	hrtimer_cancel(&ic->timer);
-	for (k = 0; k < IRQ_RING; k++)
-		if (ic->ring[k].page)
-			stress_free(&ic->ring[k]);
-	for (k = 0; k < STRESS_SLOTS; k++)
-		if (slots[k].page)
-			stress_free(&slots[k]);
-	empty_inbox(ic);
+	rkmem_stress_thread(&irqstress_st, ct->cpu, irqstress, irqstress_secs);
 	kthread_complete_and_exit(&ct->done, 0);
 }
 
 static void run_irqstress(void)
 {
-	unsigned long allocs = 0, irq_allocs = 0, ticks = 0, remote = 0;
 	unsigned long start = jiffies;
-	unsigned int cpu, n;
+	struct rkmem_stress_totals t;
+	unsigned int n;
 
-	irq_cpus = kcalloc(nr_cpu_ids, sizeof(*irq_cpus), GFP_KERNEL);
-	expect(irq_cpus != NULL, "irqstress table");
-	if (!irq_cpus)
+	expect(rkmem_stress_init(&irqstress_st, &irqstress_ops, irq_period_us), "irqstress table");
+	if (!irqstress_st.cpus)
 		return;
-	for_each_possible_cpu(cpu) {
-		spin_lock_init(&irq_cpus[cpu].lock);
-		irq_cpus[cpu].rnd = 0x27d4eb2fu * (cpu + 1);
-	}
 	atomic_set(&stress_errors, 0);
 	atomic_set(&stress_allocs, 0);
 
-	n = run_per_cpu(irqstress_fn, "rkmem_irqstress/%u");
+	n = run_per_cpu(irqstress_fn, "rkmem_irqstress/%u", expect);
 
 	/* Pages handed to a kthread that had already finished. */
-	for_each_possible_cpu(cpu) {
-		empty_inbox(&irq_cpus[cpu]);
-		allocs += irq_cpus[cpu].allocs;
-		irq_allocs += irq_cpus[cpu].irq_allocs;
-		ticks += irq_cpus[cpu].ticks;
-		remote += irq_cpus[cpu].remote_frees;
-	}
-	allocs += atomic_read(&stress_allocs);
+	rkmem_stress_collect(&irqstress_st, &t);
+	t.allocs += atomic_read(&stress_allocs);
 	pr_info("rkmem_client: irqstress: %lu allocations (%lu in hard irq) on %u CPUs, %d broken tags\n",
-		allocs, irq_allocs, n, atomic_read(&stress_errors));
+		t.allocs, t.irq_allocs, n, atomic_read(&stress_errors));
 	pr_info("rkmem_client: irqstress: %lu timer ticks, %lu frees on another CPU, %u ms\n",
-		ticks, remote, jiffies_to_msecs(jiffies - start));
+		t.ticks, t.remote, jiffies_to_msecs(jiffies - start));
 	expect(atomic_read(&stress_errors) == 0, "irqstress: no page had two owners");
-	expect(irq_allocs > 0, "irqstress: allocations in hard irq");
+	expect(t.irq_allocs > 0, "irqstress: allocations in hard irq");
 	expect(atomic_read(&stress_allocs) > 0, "irqstress: kthread allocations");
-	expect(n < 2 || remote > 0, "irqstress: frees on another CPU");
-	kfree(irq_cpus);
-	irq_cpus = NULL;
+	expect(n < 2 || t.remote > 0, "irqstress: frees on another CPU");
+	rkmem_stress_exit(&irqstress_st);
 }
-
-/* ---- alloc_pages_node semantics ---- */
 
 static unsigned int deliberate_double_frees;
 

@@ -57,6 +57,7 @@
 #include <linux/string.h>
 
 #include "rkmem.h"
+#include "rkmem_stress.h"
 
 static int do_semantics;
 module_param_named(semantics, do_semantics, int, 0444);
@@ -110,41 +111,6 @@ static __printf(2, 3) void expectf(bool ok, const char *fmt, ...)
 static void expect(bool ok, const char *what)
 {
 	expectf(ok, "%s", what);
-}
-
-/* ---- stamps: a tag over a whole area; two owners break it ---- */
-
-static void stamp(void *p, size_t size, u64 tag)
-{
-	u8 *b = p;
-	size_t i;
-
-	for (i = 0; i + 8 <= size; i += 8)
-		*(u64 *)(b + i) = tag ^ i;
-	for (; i < size; i++)
-		b[i] = (u8)(tag >> (8 * (i & 7)));
-}
-
-static bool stamp_intact(const void *p, size_t size, u64 tag)
-{
-	const u8 *b = p;
-	size_t i;
-
-	for (i = 0; i + 8 <= size; i += 8)
-		if (*(const u64 *)(b + i) != (tag ^ i))
-			return false;
-	for (; i < size; i++)
-		if (b[i] != (u8)(tag >> (8 * (i & 7))))
-			return false;
-	return true;
-}
-
-static u32 xorshift(u32 *state)
-{
-	*state ^= *state << 13;
-	*state ^= *state >> 17;
-	*state ^= *state << 5;
-	return *state;
 }
 
 /* ---- a custom backing: the host's kmalloc, failing on command ---- */
@@ -729,19 +695,9 @@ static void run_pools(void)
 	rkmem_mempool_destroy(pool);
 }
 
-/* ---- one kthread per online CPU ---- */
-
-struct cpu_thread {
-	struct completion done;
-	unsigned int cpu;
-	bool started;
-};
-
 /* ---- mempoolstress ---- */
 
 #define MS_SLOTS 24
-#define MS_RING 8
-#define MS_INBOX 16
 #define MS_OBJ 128
 #define MS_KMALLOC 256
 #define MS_ORDER 1
@@ -752,36 +708,15 @@ enum { MK_SLAB, MK_KMALLOC, MK_PAGES, MK_CUSTOM, MK_KINDS };
 
 static const int ms_min[MK_KINDS] = { 16, 16, 8, 8 };
 
-/* A stamped element and its pool. */
-struct melem {
-	void *p;
-	u64 tag;
-	u8 kind;
-};
-
-struct ms_cpu {
-	struct hrtimer timer;
-	u32 rnd;
-	u64 seq;
-	/* Elements the timer keeps between ticks. */
-	struct melem ring[MS_RING];
-	unsigned long allocs, irq_allocs, ticks;
-	/* Elements other CPUs' kthreads hand to this CPU's kthread to free. */
-	spinlock_t lock;
-	struct melem inbox[MS_INBOX];
-	unsigned int nr_inbox;
-	unsigned long remote_frees;
-};
-
 static struct rkmem_mempool *ms_pool[MK_KINDS];
 static struct rkmem_cache *ms_cache;
 static struct cbacking ms_cb;
-static struct ms_cpu *ms_cpus;
+static struct rkmem_stress ms;
 static atomic_t ms_allocs, ms_broken, ms_nulls, ms_kernel_nulls, ms_reserve, ms_waits;
 static atomic_t ms_badelem, ms_running;
 
 /* The area of an element stamps cover (a page chunk: both ends). */
-static void *melem_area(const struct melem *m, size_t *len)
+static void *melem_area(const struct rkmem_stress_elem *m, size_t *len)
 {
 	switch (m->kind) {
 	case MK_SLAB:
@@ -799,7 +734,7 @@ static void *melem_area(const struct melem *m, size_t *len)
 	}
 }
 
-static void melem_stamp(struct melem *m)
+static void melem_stamp(struct rkmem_stress_elem *m)
 {
 	size_t len;
 	u8 *a = melem_area(m, &len);
@@ -812,7 +747,7 @@ static void melem_stamp(struct melem *m)
 	}
 }
 
-static bool melem_intact(const struct melem *m)
+static bool melem_intact(const struct rkmem_stress_elem *m)
 {
 	size_t len;
 	const u8 *a = melem_area(m, &len);
@@ -823,7 +758,7 @@ static bool melem_intact(const struct melem *m)
 	return stamp_intact(a, len, m->tag);
 }
 
-static bool melem_alloc(struct melem *m, unsigned int kind, gfp_t gfp, u64 tag)
+static bool melem_alloc(struct rkmem_stress_elem *m, unsigned int kind, gfp_t gfp, u64 tag)
 {
 	struct celem *e;
 	struct page *page;
@@ -853,7 +788,7 @@ static bool melem_alloc(struct melem *m, unsigned int kind, gfp_t gfp, u64 tag)
 	return true;
 }
 
-static void melem_free(struct melem *m)
+static void melem_free(struct rkmem_stress_elem *m)
 {
 	if (!melem_intact(m))
 		atomic_inc(&ms_broken);
@@ -863,142 +798,56 @@ static void melem_free(struct melem *m)
 	m->p = NULL;
 }
 
-static bool ms_irq_alloc(struct ms_cpu *sc, struct melem *m, unsigned long cpu)
+static bool ms_irq_alloc(struct rkmem_stress_elem *m, u32 *rnd, u64 tag)
 {
-	u64 tag = (2ULL << 56) | ((u64)cpu << 40) | sc->seq++;
-
-	if (!melem_alloc(m, xorshift(&sc->rnd) % MK_KINDS, GFP_ATOMIC, tag))
-		return false;
-	sc->allocs++;
-	if (in_hardirq())
-		sc->irq_allocs++;
-	return true;
+	return melem_alloc(m, xorshift(rnd) % MK_KINDS, GFP_ATOMIC, tag);
 }
 
-static enum hrtimer_restart ms_tick(struct hrtimer *timer)
+static void ms_alloc(struct rkmem_stress_elem *m, u32 *rnd, unsigned long cpu, int i)
 {
-	struct ms_cpu *sc = container_of(timer, struct ms_cpu, timer);
-	unsigned long cpu = sc - ms_cpus;
-	ktime_t start = ktime_get(), end;
-	struct melem now, *m;
-	s64 gap;
+	u64 tag = (1ULL << 56) | ((u64)cpu << 40) | ((u64)i << 4);
+	unsigned long flags, nvcsw;
+	unsigned int kind;
+	u32 r;
 
-	sc->ticks++;
-	if (xorshift(&sc->rnd) & 1) {
-		if (ms_irq_alloc(sc, &now, cpu))
-			melem_free(&now);
-	} else {
-		m = &sc->ring[xorshift(&sc->rnd) % MS_RING];
-		if (m->p)
-			melem_free(m);
-		else
-			ms_irq_alloc(sc, m, cpu);
+	r = xorshift(rnd);
+	kind = r % MK_KINDS;
+	switch ((r >> 8) % 4) {
+	case 0:
+		/* Interrupts off, the timer waits for the end. */
+		local_irq_save(flags);
+		if (melem_alloc(m, kind, GFP_ATOMIC, tag))
+			atomic_inc(&ms_allocs);
+		local_irq_restore(flags);
+		break;
+	case 1:
+		if (melem_alloc(m, kind, GFP_NOWAIT, tag))
+			atomic_inc(&ms_allocs);
+		break;
+	default:
+		/* A sleep in it is a wait for a free (or its timeout). */
+		nvcsw = current->nvcsw;
+		if (melem_alloc(m, kind, GFP_KERNEL, tag))
+			atomic_inc(&ms_allocs);
+		if (kind == MK_CUSTOM && current->nvcsw != nvcsw)
+			atomic_inc(&ms_waits);
+		break;
 	}
-	/* As the slab client: the kthread must not starve under emulation. */
-	end = ktime_get();
-	gap = max_t(s64, (s64)irq_period_us * NSEC_PER_USEC, 4 * ktime_to_ns(ktime_sub(end, start)));
-	hrtimer_set_expires(timer, ktime_add_ns(end, gap));
-	return HRTIMER_RESTART;
 }
 
-/* Gives @m to @cpu's kthread to free; false if its inbox is full. */
-static bool ms_hand_off(struct melem *m, unsigned int cpu)
-{
-	struct ms_cpu *dst = &ms_cpus[cpu];
-	bool ok = false;
-
-	spin_lock(&dst->lock);
-	if (dst->nr_inbox < MS_INBOX) {
-		dst->inbox[dst->nr_inbox++] = *m;
-		m->p = NULL;
-		ok = true;
-	}
-	spin_unlock(&dst->lock);
-	return ok;
-}
-
-static noinline_for_stack void ms_empty_inbox(struct ms_cpu *sc)
-{
-	struct melem batch[MS_INBOX];
-	unsigned int i, n;
-
-	spin_lock(&sc->lock);
-	n = sc->nr_inbox;
-	memcpy(batch, sc->inbox, n * sizeof(batch[0]));
-	sc->nr_inbox = 0;
-	spin_unlock(&sc->lock);
-	for (i = 0; i < n; i++)
-		melem_free(&batch[i]);
-	sc->remote_frees += n;
-}
+static const struct rkmem_stress_ops ms_ops = {
+	.thread_seed = 0x9e3779b9u,
+	.nr_slots = MS_SLOTS,
+	.irq_alloc = ms_irq_alloc,
+	.alloc = ms_alloc,
+	.free = melem_free,
+};
 
 static int mempoolstress_fn(void *arg)
 {
 	struct cpu_thread *ct = arg;
-	unsigned long cpu = ct->cpu;
-	struct ms_cpu *sc = &ms_cpus[cpu];
-	struct melem slots[MS_SLOTS] = {};
-	unsigned long deadline = jiffies + mempoolstress_secs * HZ;
-	u32 rnd = 0x9e3779b9u * (cpu + 1), r;
-	unsigned long flags, nvcsw;
-	unsigned int other, kind;
-	struct melem *m;
-	int i, k;
-	u64 tag;
 
-	other = cpumask_next(cpu, cpu_online_mask);
-	if (other >= nr_cpu_ids)
-		other = cpumask_first(cpu_online_mask);
-
-	/* Started from this bound kthread: pinned to this CPU. */
-	hrtimer_init(&sc->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_PINNED_HARD);
-	sc->timer.function = ms_tick;
-	hrtimer_start(&sc->timer, ns_to_ktime((u64)irq_period_us * NSEC_PER_USEC),
-		      HRTIMER_MODE_REL_PINNED_HARD);
-
-	for (i = 0; i < mempoolstress && time_before(jiffies, deadline); i++) {
-		m = &slots[xorshift(&rnd) % MS_SLOTS];
-		tag = (1ULL << 56) | ((u64)cpu << 40) | ((u64)i << 4);
-		if (!m->p) {
-			r = xorshift(&rnd);
-			kind = r % MK_KINDS;
-			switch ((r >> 8) % 4) {
-			case 0:
-				/* Interrupts off, the timer waits for the end. */
-				local_irq_save(flags);
-				if (melem_alloc(m, kind, GFP_ATOMIC, tag))
-					atomic_inc(&ms_allocs);
-				local_irq_restore(flags);
-				break;
-			case 1:
-				if (melem_alloc(m, kind, GFP_NOWAIT, tag))
-					atomic_inc(&ms_allocs);
-				break;
-			default:
-				/* A sleep in it is a wait for a free (or its timeout). */
-				nvcsw = current->nvcsw;
-				if (melem_alloc(m, kind, GFP_KERNEL, tag))
-					atomic_inc(&ms_allocs);
-				if (kind == MK_CUSTOM && current->nvcsw != nvcsw)
-					atomic_inc(&ms_waits);
-				break;
-			}
-		} else if (xorshift(&rnd) % 4 != 0 || !ms_hand_off(m, other)) {
-			melem_free(m);
-		}
-		if (i % 16 == 0)
-			ms_empty_inbox(sc);
-		if (i % 64 == 0)
-			cond_resched();
-	}
-	hrtimer_cancel(&sc->timer);
-	for (k = 0; k < MS_RING; k++)
-		if (sc->ring[k].p)
-			melem_free(&sc->ring[k]);
-	for (k = 0; k < MS_SLOTS; k++)
-		if (slots[k].p)
-			melem_free(&slots[k]);
-	ms_empty_inbox(sc);
+	rkmem_stress_thread(&ms, ct->cpu, mempoolstress, mempoolstress_secs);
 	atomic_dec(&ms_running);
 	kthread_complete_and_exit(&ct->done, 0);
 }
@@ -1009,7 +858,7 @@ static int mempoolstress_fn(void *arg)
  */
 static void ms_kick(unsigned int kind)
 {
-	struct melem m;
+	struct rkmem_stress_elem m;
 
 	if (melem_alloc(&m, kind, GFP_NOWAIT, 0x4b00000000000000ULL))
 		melem_free(&m);
@@ -1017,12 +866,11 @@ static void ms_kick(unsigned int kind)
 
 static void run_mempoolstress(void)
 {
-	unsigned long allocs = 0, irq_allocs = 0, ticks = 0, remote = 0;
 	unsigned long start = jiffies, deadline = start + mempoolstress_secs * HZ;
-	unsigned int cpu, n = 0, kind, resizes = 0, storms = 0, iter = 0;
+	unsigned int n = 0, kind, resizes = 0, storms = 0, iter = 0;
+	struct rkmem_stress_totals t;
 	struct cpu_thread *threads;
-	struct task_struct *t;
-	bool storm = false;
+	bool storm = false, table;
 	u32 rnd = 0x2545f491u;
 	int ret, bad_resizes = 0;
 
@@ -1037,18 +885,14 @@ static void run_mempoolstress(void)
 	ms_cb.fail_pct = 0;
 	ms_pool[MK_CUSTOM] = rkmem_mempool_create(ms_min[MK_CUSTOM], cb_alloc, cb_free, &ms_cb);
 	ms_cb.fail_pct = 30;
-	ms_cpus = kcalloc(nr_cpu_ids, sizeof(*ms_cpus), GFP_KERNEL);
+	table = rkmem_stress_init(&ms, &ms_ops, irq_period_us);
 	threads = kcalloc(nr_cpu_ids, sizeof(*threads), GFP_KERNEL);
 	expect(ms_cache && ms_pool[MK_SLAB] && ms_pool[MK_KMALLOC] && ms_pool[MK_PAGES] &&
-	       ms_pool[MK_CUSTOM] && ms_cpus && threads,
+	       ms_pool[MK_CUSTOM] && table && threads,
 	       "mempoolstress: a cache, four pools and the tables");
 	if (!ms_cache || !ms_pool[MK_SLAB] || !ms_pool[MK_KMALLOC] || !ms_pool[MK_PAGES] ||
-	    !ms_pool[MK_CUSTOM] || !ms_cpus || !threads)
+	    !ms_pool[MK_CUSTOM] || !table || !threads)
 		goto out;
-	for_each_possible_cpu(cpu) {
-		spin_lock_init(&ms_cpus[cpu].lock);
-		ms_cpus[cpu].rnd = 0x27d4eb2fu * (cpu + 1);
-	}
 	atomic_set(&ms_allocs, 0);
 	atomic_set(&ms_broken, 0);
 	atomic_set(&ms_nulls, 0);
@@ -1058,20 +902,8 @@ static void run_mempoolstress(void)
 	atomic_set(&ms_badelem, 0);
 	atomic_set(&ms_running, 0);
 
-	for_each_online_cpu(cpu) {
-		init_completion(&threads[cpu].done);
-		threads[cpu].cpu = cpu;
-		t = kthread_create_on_cpu(mempoolstress_fn, &threads[cpu], cpu,
-					  "rkmem_mpstress/%u");
-		if (IS_ERR(t)) {
-			expect(false, "mempoolstress: per-CPU kthread");
-			continue;
-		}
-		threads[cpu].started = true;
-		atomic_inc(&ms_running);
-		wake_up_process(t);
-		n++;
-	}
+	n = start_per_cpu(threads, mempoolstress_fn, "rkmem_mpstress/%u", &ms_running, expect,
+			  "mempoolstress: per-CPU kthread");
 
 	/*
 	 * Meanwhile: storms (the custom backing fails every call) a quarter of
@@ -1098,34 +930,26 @@ static void run_mempoolstress(void)
 		msleep(20);
 	}
 	WRITE_ONCE(ms_cb.fail, false);
-	for_each_possible_cpu(cpu)
-		if (threads[cpu].started)
-			wait_for_completion(&threads[cpu].done);
+	wait_per_cpu(threads);
 
 	/* Elements handed to a kthread that had already finished. */
-	for_each_possible_cpu(cpu) {
-		ms_empty_inbox(&ms_cpus[cpu]);
-		allocs += ms_cpus[cpu].allocs;
-		irq_allocs += ms_cpus[cpu].irq_allocs;
-		ticks += ms_cpus[cpu].ticks;
-		remote += ms_cpus[cpu].remote_frees;
-	}
-	allocs += atomic_read(&ms_allocs);
+	rkmem_stress_collect(&ms, &t);
+	t.allocs += atomic_read(&ms_allocs);
 	pr_info("rkmem_mempool_client: mempoolstress: %lu allocations on %u CPUs, %lu in hard irq, %d reserve allocs, %d waits, %d broken stamps\n",
-		allocs, n, irq_allocs, atomic_read(&ms_reserve), atomic_read(&ms_waits),
+		t.allocs, n, t.irq_allocs, atomic_read(&ms_reserve), atomic_read(&ms_waits),
 		atomic_read(&ms_broken));
 	pr_info("rkmem_mempool_client: mempoolstress: %lu timer ticks, %lu frees on another CPU, %d NULLs, %u resizes, %u storms, %u ms\n",
-		ticks, remote, atomic_read(&ms_nulls), resizes, storms,
+		t.ticks, t.remote, atomic_read(&ms_nulls), resizes, storms,
 		jiffies_to_msecs(jiffies - start));
 	expect(atomic_read(&ms_broken) == 0, "mempoolstress: no element had two owners");
 	expectf(atomic_read(&ms_badelem) == 0, "mempoolstress: %d elements of the wrong kind",
 		atomic_read(&ms_badelem));
 	expectf(atomic_read(&ms_kernel_nulls) == 0, "mempoolstress: %d GFP_KERNEL allocs returned NULL",
 		atomic_read(&ms_kernel_nulls));
-	expect(irq_allocs > 0, "mempoolstress: allocations in hard irq");
+	expect(t.irq_allocs > 0, "mempoolstress: allocations in hard irq");
 	expect(atomic_read(&ms_reserve) > 0, "mempoolstress: allocations from the reserve");
 	expect(atomic_read(&ms_waits) > 0, "mempoolstress: sleeping allocations");
-	expect(n < 2 || remote > 0, "mempoolstress: frees on another CPU");
+	expect(n < 2 || t.remote > 0, "mempoolstress: frees on another CPU");
 	expectf(!bad_resizes, "mempoolstress: %d resizes failed other than -ENOMEM", bad_resizes);
 out:
 	for (kind = 0; kind < MK_KINDS; kind++) {
@@ -1138,8 +962,7 @@ out:
 		"mempoolstress: the custom backing has %d elements out, %d bad frees",
 		atomic_read(&ms_cb.outstanding), atomic_read(&ms_cb.bad));
 	kfree(threads);
-	kfree(ms_cpus);
-	ms_cpus = NULL;
+	rkmem_stress_exit(&ms);
 }
 
 /* ---- destroy with elements out ---- */

@@ -63,6 +63,7 @@
 #include <linux/string.h>
 
 #include "rkmem.h"
+#include "rkmem_stress.h"
 
 static int do_kmalloc;
 module_param_named(kmalloc, do_kmalloc, int, 0444);
@@ -160,41 +161,6 @@ static void keep(struct rkmem_cache *s)
 /* An object kept allocated until unload, freed before its cache goes. */
 static struct rkmem_cache *kept_obj_cache;
 static void *kept_obj;
-
-/* ---- stamps: a tag over a whole object; two owners break it ---- */
-
-static void stamp(void *p, size_t size, u64 tag)
-{
-	u8 *b = p;
-	size_t i;
-
-	for (i = 0; i + 8 <= size; i += 8)
-		*(u64 *)(b + i) = tag ^ i;
-	for (; i < size; i++)
-		b[i] = (u8)(tag >> (8 * (i & 7)));
-}
-
-static bool stamp_intact(const void *p, size_t size, u64 tag)
-{
-	const u8 *b = p;
-	size_t i;
-
-	for (i = 0; i + 8 <= size; i += 8)
-		if (*(const u64 *)(b + i) != (tag ^ i))
-			return false;
-	for (; i < size; i++)
-		if (b[i] != (u8)(tag >> (8 * (i & 7))))
-			return false;
-	return true;
-}
-
-static u32 xorshift(u32 *state)
-{
-	*state ^= *state << 13;
-	*state ^= *state >> 17;
-	*state ^= *state << 5;
-	return *state;
-}
 
 static bool overlaps(const void *a, size_t a_len, const void *b, size_t b_len)
 {
@@ -809,95 +775,19 @@ static void run_bulk(void)
 	rkmem_cache_destroy(s);
 }
 
-/* ---- one kthread per online CPU ---- */
-
-struct cpu_thread {
-	struct completion done;
-	unsigned int cpu;
-	bool started;
-};
-
-/*
- * Runs @fn in a kthread bound to each online CPU, all at once, and waits for
- * all of them. @fn must end with kthread_complete_and_exit(&ct->done, 0).
- * Returns the number of threads that ran.
- */
-static unsigned int run_per_cpu(int (*fn)(void *), const char *name)
-{
-	struct cpu_thread *threads;
-	struct task_struct *t;
-	unsigned int cpu, n = 0;
-
-	threads = kcalloc(nr_cpu_ids, sizeof(*threads), GFP_KERNEL);
-	expect(threads != NULL, "per-CPU thread table");
-	if (!threads)
-		return 0;
-	for_each_online_cpu(cpu) {
-		init_completion(&threads[cpu].done);
-		threads[cpu].cpu = cpu;
-		t = kthread_create_on_cpu(fn, &threads[cpu], cpu, name);
-		if (IS_ERR(t)) {
-			expect(false, "per-CPU kthread");
-			continue;
-		}
-		threads[cpu].started = true;
-		wake_up_process(t);
-		n++;
-	}
-	for_each_possible_cpu(cpu)
-		if (threads[cpu].started)
-			wait_for_completion(&threads[cpu].done);
-	kfree(threads);
-	return n;
-}
-
 /* ---- slabstress ---- */
 
 #define SS_SLOTS 32
-#define SS_RING 8
-#define SS_INBOX 16
 #define SS_BULK 8
 
 enum { SK_C64, SK_C256, SK_KMALLOC, SK_KINDS };
 
-/* A stamped object and where it came from. */
-struct sobj {
-	void *p;
-	u64 tag;
-	u32 size;
-	u8 kind;
-};
-
-struct ss_cpu {
-	struct hrtimer timer;
-	u32 rnd;
-	u64 seq;
-	/* Objects the timer keeps between ticks (only this CPU's timer and,
-	 * once the timer is cancelled, this CPU's kthread touch them).
-	 */
-	struct sobj ring[SS_RING];
-	unsigned long allocs, irq_allocs, ticks;
-	/* Objects other CPUs' kthreads hand to this CPU's kthread to free. */
-	spinlock_t lock;
-	struct sobj inbox[SS_INBOX];
-	unsigned int nr_inbox;
-	unsigned long remote_frees;
-};
-
 static struct rkmem_cache *ss_c64, *ss_c256;
-static struct ss_cpu *ss_cpus;
+static struct rkmem_stress ss;
 static atomic_t ss_allocs = ATOMIC_INIT(0);
 static atomic_t ss_broken = ATOMIC_INIT(0);
 static atomic_t ss_failed = ATOMIC_INIT(0);
 static atomic_t ss_short = ATOMIC_INIT(0);
-
-/* A node: any online node, or NUMA_NO_NODE. */
-static int pick_node(u32 *rnd)
-{
-	int nid = xorshift(rnd) % (nr_node_ids + 1);
-
-	return nid < nr_node_ids && node_online(nid) ? nid : NUMA_NO_NODE;
-}
 
 /* Mostly small, sometimes up to 8192, rarely a page chunk. */
 static u32 random_size(u32 *rnd)
@@ -917,7 +807,7 @@ static u32 random_size(u32 *rnd)
 }
 
 /* One allocation into @o; @small keeps kmalloc sizes at most 512 bytes. */
-static bool sobj_alloc(struct sobj *o, u32 *rnd, u64 tag, gfp_t gfp, bool small)
+static bool sobj_alloc(struct rkmem_stress_elem *o, u32 *rnd, u64 tag, gfp_t gfp, bool small)
 {
 	u32 r = xorshift(rnd);
 	int nid = r % 8 == 0 ? pick_node(rnd) : NUMA_NO_NODE;
@@ -945,7 +835,7 @@ static bool sobj_alloc(struct sobj *o, u32 *rnd, u64 tag, gfp_t gfp, bool small)
 	return true;
 }
 
-static void sobj_free(struct sobj *o)
+static void sobj_free(struct rkmem_stress_elem *o)
 {
 	if (!stamp_intact(o->p, o->size, o->tag))
 		atomic_inc(&ss_broken);
@@ -954,82 +844,6 @@ static void sobj_free(struct sobj *o)
 	else
 		rkmem_cache_free(o->kind == SK_C64 ? ss_c64 : ss_c256, o->p);
 	o->p = NULL;
-}
-
-static bool ss_irq_alloc(struct ss_cpu *sc, struct sobj *o, unsigned long cpu)
-{
-	u64 tag = (2ULL << 56) | ((u64)cpu << 40) | sc->seq++;
-
-	if (!sobj_alloc(o, &sc->rnd, tag, GFP_ATOMIC | __GFP_NOWARN, true))
-		return false;
-	sc->allocs++;
-	if (in_hardirq())
-		sc->irq_allocs++;
-	return true;
-}
-
-static enum hrtimer_restart ss_tick(struct hrtimer *timer)
-{
-	struct ss_cpu *sc = container_of(timer, struct ss_cpu, timer);
-	unsigned long cpu = sc - ss_cpus;
-	ktime_t start = ktime_get(), end;
-	struct sobj now, *o;
-	s64 gap;
-
-	sc->ticks++;
-	if (xorshift(&sc->rnd) & 1) {
-		/* Allocated and freed in this callback. */
-		if (ss_irq_alloc(sc, &now, cpu))
-			sobj_free(&now);
-	} else {
-		/* Kept in the ring, freed by a later tick. */
-		o = &sc->ring[xorshift(&sc->rnd) % SS_RING];
-		if (o->p)
-			sobj_free(o);
-		else
-			ss_irq_alloc(sc, o, cpu);
-	}
-	/*
-	 * The next tick a full period after this one ended, and at least four
-	 * times this tick's length: under emulation the timer must not starve
-	 * the kthread.
-	 */
-	end = ktime_get();
-	gap = max_t(s64, (s64)irq_period_us * NSEC_PER_USEC, 4 * ktime_to_ns(ktime_sub(end, start)));
-	hrtimer_set_expires(timer, ktime_add_ns(end, gap));
-	return HRTIMER_RESTART;
-}
-
-/* Gives @o to @cpu's kthread to free; false if its inbox is full. */
-static bool ss_hand_off(struct sobj *o, unsigned int cpu)
-{
-	struct ss_cpu *dst = &ss_cpus[cpu];
-	bool ok = false;
-
-	spin_lock(&dst->lock);
-	if (dst->nr_inbox < SS_INBOX) {
-		dst->inbox[dst->nr_inbox++] = *o;
-		o->p = NULL;
-		ok = true;
-	}
-	spin_unlock(&dst->lock);
-	return ok;
-}
-
-/* Frees what other CPUs handed to @sc, on the current CPU. */
-static void ss_empty_inbox(struct ss_cpu *sc)
-{
-	struct sobj batch[SS_INBOX];
-	unsigned int i, n;
-
-	spin_lock(&sc->lock);
-	n = sc->nr_inbox;
-	memcpy(batch, sc->inbox, n * sizeof(batch[0]));
-	sc->nr_inbox = 0;
-	spin_unlock(&sc->lock);
-	for (i = 0; i < n; i++)
-		sobj_free(&batch[i]);
-	sc->remote_frees += n;
 }
 
 /* SS_BULK objects of one stress cache at once, stamped, freed in bulk. */
@@ -1054,110 +868,87 @@ static void ss_bulk(u32 *rnd, u64 tag)
 	rkmem_cache_free_bulk(s, SS_BULK, p);
 }
 
+static bool ss_irq_alloc(struct rkmem_stress_elem *o, u32 *rnd, u64 tag)
+{
+	return sobj_alloc(o, rnd, tag, GFP_ATOMIC | __GFP_NOWARN, true);
+}
+
+static void ss_alloc(struct rkmem_stress_elem *o, u32 *rnd, unsigned long cpu, int i)
+{
+	u64 tag = (1ULL << 56) | ((u64)cpu << 40) | ((u64)i << 4);
+	unsigned long flags;
+
+	if (xorshift(rnd) % 4 == 0) {
+		/* Interrupts off, the timer waits for the end. */
+		local_irq_save(flags);
+		if (sobj_alloc(o, rnd, tag, GFP_ATOMIC | __GFP_NOWARN, true))
+			atomic_inc(&ss_allocs);
+		local_irq_restore(flags);
+	} else if (sobj_alloc(o, rnd, tag, GFP_KERNEL, false)) {
+		atomic_inc(&ss_allocs);
+	}
+}
+
+static void ss_extra(u32 *rnd, unsigned long cpu, int i)
+{
+	if (i % 64 == 32)
+		ss_bulk(rnd, (3ULL << 56) | ((u64)cpu << 40) | ((u64)i << 4));
+}
+
+static const struct rkmem_stress_ops ss_ops = {
+	.thread_seed = 0x9e3779b9u,
+	.nr_slots = SS_SLOTS,
+	.irq_alloc = ss_irq_alloc,
+	.alloc = ss_alloc,
+	.free = sobj_free,
+	.extra = ss_extra,
+};
+
 static int slabstress_fn(void *arg)
 {
 	struct cpu_thread *ct = arg;
-	unsigned long cpu = ct->cpu;
-	struct ss_cpu *sc = &ss_cpus[cpu];
-	struct sobj slots[SS_SLOTS] = {};
-	unsigned long deadline = jiffies + slabstress_secs * HZ;
-	u32 rnd = 0x9e3779b9u * (cpu + 1);
-	unsigned long flags;
-	unsigned int other;
-	int i, k;
 
-	other = cpumask_next(cpu, cpu_online_mask);
-	if (other >= nr_cpu_ids)
-		other = cpumask_first(cpu_online_mask);
-
-	/* Started from this bound kthread: pinned to this CPU. */
-	hrtimer_init(&sc->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_PINNED_HARD);
-	sc->timer.function = ss_tick;
-	hrtimer_start(&sc->timer, ns_to_ktime((u64)irq_period_us * NSEC_PER_USEC),
-		      HRTIMER_MODE_REL_PINNED_HARD);
-
-	for (i = 0; i < slabstress && time_before(jiffies, deadline); i++) {
-		struct sobj *o = &slots[xorshift(&rnd) % SS_SLOTS];
-		u64 tag = (1ULL << 56) | ((u64)cpu << 40) | ((u64)i << 4);
-
-		if (!o->p) {
-			if (xorshift(&rnd) % 4 == 0) {
-				/* Interrupts off, the timer waits for the end. */
-				local_irq_save(flags);
-				if (sobj_alloc(o, &rnd, tag, GFP_ATOMIC | __GFP_NOWARN, true))
-					atomic_inc(&ss_allocs);
-				local_irq_restore(flags);
-			} else if (sobj_alloc(o, &rnd, tag, GFP_KERNEL, false)) {
-				atomic_inc(&ss_allocs);
-			}
-		} else if (xorshift(&rnd) % 4 != 0 || !ss_hand_off(o, other)) {
-			sobj_free(o);
-		}
-		if (i % 64 == 32)
-			ss_bulk(&rnd, (3ULL << 56) | ((u64)cpu << 40) | ((u64)i << 4));
-		if (i % 16 == 0)
-			ss_empty_inbox(sc);
-		if (i % 64 == 0)
-			cond_resched();
-	}
-	hrtimer_cancel(&sc->timer);
-	for (k = 0; k < SS_RING; k++)
-		if (sc->ring[k].p)
-			sobj_free(&sc->ring[k]);
-	for (k = 0; k < SS_SLOTS; k++)
-		if (slots[k].p)
-			sobj_free(&slots[k]);
-	ss_empty_inbox(sc);
+	rkmem_stress_thread(&ss, ct->cpu, slabstress, slabstress_secs);
 	kthread_complete_and_exit(&ct->done, 0);
 }
 
 static void run_slabstress(void)
 {
-	unsigned long allocs = 0, irq_allocs = 0, ticks = 0, remote = 0;
 	unsigned long start = jiffies;
-	unsigned int cpu, n;
+	struct rkmem_stress_totals t;
+	unsigned int n;
+	bool table;
 
 	ss_c64 = rkmem_cache_create("slabstress-64", 64, 0, 0, NULL);
 	ss_c256 = rkmem_cache_create("slabstress-256", 256, 0, SLAB_HWCACHE_ALIGN, NULL);
-	ss_cpus = kcalloc(nr_cpu_ids, sizeof(*ss_cpus), GFP_KERNEL);
-	expect(ss_c64 && ss_c256 && ss_cpus, "slabstress: two caches and a table");
-	if (!ss_c64 || !ss_c256 || !ss_cpus)
+	table = rkmem_stress_init(&ss, &ss_ops, irq_period_us);
+	expect(ss_c64 && ss_c256 && table, "slabstress: two caches and a table");
+	if (!ss_c64 || !ss_c256 || !table)
 		goto out;
-	for_each_possible_cpu(cpu) {
-		spin_lock_init(&ss_cpus[cpu].lock);
-		ss_cpus[cpu].rnd = 0x27d4eb2fu * (cpu + 1);
-	}
 	atomic_set(&ss_allocs, 0);
 	atomic_set(&ss_broken, 0);
 	atomic_set(&ss_failed, 0);
 	atomic_set(&ss_short, 0);
 
-	n = run_per_cpu(slabstress_fn, "rkmem_slabstress/%u");
+	n = run_per_cpu(slabstress_fn, "rkmem_slabstress/%u", expect);
 
 	/* Objects handed to a kthread that had already finished. */
-	for_each_possible_cpu(cpu) {
-		ss_empty_inbox(&ss_cpus[cpu]);
-		allocs += ss_cpus[cpu].allocs;
-		irq_allocs += ss_cpus[cpu].irq_allocs;
-		ticks += ss_cpus[cpu].ticks;
-		remote += ss_cpus[cpu].remote_frees;
-	}
-	allocs += atomic_read(&ss_allocs);
+	rkmem_stress_collect(&ss, &t);
+	t.allocs += atomic_read(&ss_allocs);
 	pr_info("rkmem_slab_client: slabstress: %lu allocations on %u CPUs, %lu in hard irq, %d broken stamps\n",
-		allocs, n, irq_allocs, atomic_read(&ss_broken));
+		t.allocs, n, t.irq_allocs, atomic_read(&ss_broken));
 	pr_info("rkmem_slab_client: slabstress: %lu timer ticks, %lu frees on another CPU, %d failed allocations, %u ms\n",
-		ticks, remote, atomic_read(&ss_failed), jiffies_to_msecs(jiffies - start));
+		t.ticks, t.remote, atomic_read(&ss_failed), jiffies_to_msecs(jiffies - start));
 	expect(atomic_read(&ss_broken) == 0, "slabstress: no object had two owners");
 	expect(atomic_read(&ss_short) == 0, "slabstress: ksize at least the size asked");
-	expect(irq_allocs > 0, "slabstress: allocations in hard irq");
+	expect(t.irq_allocs > 0, "slabstress: allocations in hard irq");
 	expect(atomic_read(&ss_allocs) > 0, "slabstress: kthread allocations");
-	expect(atomic_read(&ss_failed) <= allocs / 10, "slabstress: few failed allocations");
-	expect(n < 2 || remote > 0, "slabstress: frees on another CPU");
+	expect(atomic_read(&ss_failed) <= t.allocs / 10, "slabstress: few failed allocations");
+	expect(n < 2 || t.remote > 0, "slabstress: frees on another CPU");
 out:
 	rkmem_cache_destroy(ss_c256);
 	rkmem_cache_destroy(ss_c64);
-	kfree(ss_cpus);
-	ss_cpus = NULL;
+	rkmem_stress_exit(&ss);
 }
 
 /* ---- corruptions ---- */
