@@ -35,7 +35,7 @@ bad_limit() {
     knob_fails limit "$EINVAL" "node=$N0 zone=Normal blocks=-1" &&
     knob_fails limit "$EINVAL" "node=$N0 zone=Normal blocks=1 node=0" &&
     knob_fails limit "$ERANGE" "node=$N0 zone=Normal blocks=100000" &&
-    knob_fails limit "$ERANGE" "node=9 zone=Normal blocks=1"
+    knob_fails limit "$ERANGE" "node=$BAD_NODE zone=Normal blocks=1"
 }
 check "limit: malformed -EINVAL, out of range -ERANGE" bad_limit
 
@@ -55,7 +55,7 @@ bad_test_cmds() {
     knob_fails test "$EINVAL" "alloc node=$N0 zone=Normal order=0" &&
     knob_fails test "$EINVAL" "alloc node=$N0 zone=Normal order=0 count=1 bogus" &&
     knob_fails test "$ERANGE" "alloc node=$N0 zone=Normal order=11 count=1" &&
-    knob_fails test "$ERANGE" "alloc node=7 zone=Normal order=0 count=1" &&
+    knob_fails test "$ERANGE" "alloc node=$BAD_NODE zone=Normal order=0 count=1" &&
     knob_fails test "$ERANGE" "free count=5" &&
     knob_fails test "$EINVAL" "badfree"
 }

@@ -126,6 +126,9 @@ read_topology() {
     [ -n "$C1" ] || C1=$(online_cpus | grep -vx "$C0" | head -1)
     NCPUS=$(online_cpus | wc -l)
     NNODES=$(cpu_list /sys/devices/system/node/online | wc -l)
+    # The host's nr_node_ids (highest possible node + 1): rkmem's tables'
+    # size, so the first node id its knobs refuse.
+    BAD_NODE=$(($(cpu_list /sys/devices/system/node/possible | tail -1) + 1))
 }
 [ -d "$D" ] && read_topology
 

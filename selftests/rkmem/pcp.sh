@@ -212,7 +212,7 @@ pcp|$EINVAL|high=100 batch=0
 pcp|$EINVAL|high=10 batch=20
 pcp|$ERANGE|high=1025 batch=1
 pcp|$ERANGE|high=1024 batch=257
-pcp|$ERANGE|high=100 batch=10 node=9 zone=Normal
+pcp|$ERANGE|high=100 batch=10 node=$BAD_NODE zone=Normal
 pcp|$EINVAL|high=100 batch=10 node=0 zone=Bogus
 pcp|$EINVAL|high=100 batch=10 $BADZONE
 pcp|$EINVAL|garbage
@@ -223,7 +223,7 @@ pcp|$EINVAL|high=-1 batch=1
 drain|$EINVAL|everything
 drain|$EINVAL|all node=0
 drain|$EINVAL|$BADZONE
-drain|$ERANGE|node=9 zone=Normal
+drain|$ERANGE|node=$BAD_NODE zone=Normal
 EOF
 }
 check "pcp and drain: bad input refused (EINVAL/ERANGE), nothing changed" bad_input
