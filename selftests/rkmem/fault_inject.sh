@@ -334,7 +334,7 @@ recovered() {
     while read -r n z; do
         knob test "alloc node=$n zone=$z order=0 count=8" >/dev/null || { echo "# $n $z: allocation failed"; return 1; }
     done < <(arenas)
-    knob test "alloc node=1 zone=Normal order=10 count=2" >/dev/null &&
+    knob test "alloc node=${N1:-$N0} zone=Normal order=10 count=2" >/dev/null &&
     knob slab_test "create fi_after 200 0 -" >/dev/null && knob slab_test "alloc fi_after 500" >/dev/null &&
     on_cpu 0 knob mempool_test "create fi_after pages 1 4" >/dev/null &&
     on_cpu 0 knob mempool_test "alloc fi_after 6" >/dev/null || return 1
