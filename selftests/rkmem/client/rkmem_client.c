@@ -533,7 +533,16 @@ static void check_thisnode(void)
 	bool wrong;
 	int nid;
 
+	/* As the host: __GFP_THISNODE on a memoryless node finds no zone. */
 	for_each_online_node(nid) {
+		if (node_state(nid, N_MEMORY))
+			continue;
+		page = rkmem_alloc_pages(nid, GFP_KERNEL | __GFP_THISNODE | __GFP_NOWARN, 0);
+		expect(page == NULL, "__GFP_THISNODE on a memoryless node fails");
+		if (page)
+			rkmem_free_pages(page, 0);
+	}
+	for_each_node_state(nid, N_NORMAL_MEMORY) {
 		for (i = 0; i < ARRAY_SIZE(orders); i++) {
 			page = rkmem_alloc_pages(nid, GFP_KERNEL | __GFP_THISNODE, orders[i]);
 			expect(page != NULL, "GFP_KERNEL|__GFP_THISNODE allocation");
@@ -874,7 +883,8 @@ static void run_basic(void)
 	unsigned long flags;
 	int nid, mnid = movable_node();
 
-	for_each_online_node(nid)
+	/* Nodes with Normal memory: a memoryless node has nothing of its own. */
+	for_each_node_state(nid, N_NORMAL_MEMORY)
 		check_alloc(nid, GFP_KERNEL | __GFP_THISNODE, 0, nid, ZONE_NORMAL,
 			    "GFP_KERNEL|__GFP_THISNODE lands on its node, Normal");
 	check_alloc(0, GFP_KERNEL | GFP_DMA32, 2, 0, ZONE_DMA32, "GFP_DMA32 order 2");
