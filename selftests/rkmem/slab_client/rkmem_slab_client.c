@@ -386,7 +386,8 @@ static void run_node(void)
 {
 	static const size_t sizes[] = { 8, 64, 96, 192, 512, 4096, 8192, 8193, 65536 };
 	static const gfp_t gfps[] = { GFP_KERNEL | __GFP_THISNODE, GFP_KERNEL };
-	unsigned int nodes = num_online_nodes(), i, g, r, n;
+	/* Nodes with Normal memory: a memoryless node has no slabs of its own. */
+	unsigned int nodes = num_node_state(N_NORMAL_MEMORY), i, g, r, n;
 	struct placement pl = {};
 	struct rkmem_cache *s;
 	void **objs;
@@ -425,7 +426,7 @@ static void run_node(void)
 		for (i = 0; i < ARRAY_SIZE(sizes); i++) {
 			n = 0;
 			for (r = 0; r < NODE_ROUNDS; r++) {
-				for_each_online_node(nid) {
+				for_each_node_state(nid, N_NORMAL_MEMORY) {
 					objs[n] = rkmem_kmalloc_node(sizes[i], gfps[g], nid);
 					place(&pl, objs[n], nid, "kmalloc_node", sizes[i]);
 					n++;
@@ -448,7 +449,7 @@ static void run_node(void)
 			for (i = 0; i < 3; i++) {
 				n = 0;
 				for (r = 0; r < NODE_ROUNDS; r++) {
-					for_each_online_node(nid) {
+					for_each_node_state(nid, N_NORMAL_MEMORY) {
 						objs[n] = rkmem_cache_alloc_node(s, gfps[g], nid);
 						place(&pl, objs[n], nid, "cache_alloc_node", 256);
 						n++;
