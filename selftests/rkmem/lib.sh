@@ -37,8 +37,16 @@ landed() {
 # arenas: "node zone" lines of every arena.
 arenas() { sed -n 's/^node=\([0-9]*\) zone=\([A-Za-z0-9]*\) .*/\1 \2/p' "$D/topology"; }
 
-# mem_free_kb: the host's free memory.
-mem_free_kb() { awk '/^MemFree:/ { print $2 }' /proc/meminfo; }
+# pcp_kb: the pages on the host's per-CPU lists ("count:" in /proc/zoneinfo).
+# They are free to the host but left out of MemFree, and since 6.7 (pcp high
+# auto-tuning) a list may grow to several MiB a CPU and zone.
+pcp_kb() {
+    awk -v page_kb=$(( $(getconf PAGESIZE) / 1024 )) '$1 == "count:" { n += $2 }
+        END { print n * page_kb }' /proc/zoneinfo
+}
+# mem_free_kb: the host's free memory, MemFree and its per-CPU lists (MemFree
+# alone moves by tens of MiB with nothing lost).
+mem_free_kb() { echo $(( $(awk '/^MemFree:/ { print $2 }' /proc/meminfo) + $(pcp_kb) )); }
 
 # reset: nothing held, every block back to the host, limits at their maximum.
 reset_rkmem() {
