@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The host boundary: the only Rust code of rkmem with `unsafe`.
 //!
-//! Split by topic: this file (topology, host blocks, locks, debugfs,
-//! shrinker, the C API entry points), [`pages`] (`struct page` semantics and
-//! the metadata cache), [`percpu`] (per-CPU cells, CPU hotplug), [`fault`]
-//! (fault injection points), [`memhotplug`] (the memory hotplug notifier),
-//! [`mempool`] and [`slab`] (those layers' host needs).
+//! Split by topic: this file (host blocks, locks, the published module
+//! state), [`topology`] (nodes, zones, distances, zonelists), [`debugfs`],
+//! [`shrinker`], [`c_api`] (the C API's page entry points and bad-input
+//! reports), [`pages`] (`struct page` semantics and the metadata cache),
+//! [`percpu`] (per-CPU cells, CPU hotplug), [`fault`] (fault injection
+//! points), [`memhotplug`] (the memory hotplug notifier), [`mempool`] and
+//! [`slab`] (those layers' host needs).
 //!
 //! Everything that touches the kernel through raw pointers or C calls is
 //! wrapped here in a small safe type with a documented invariant:
@@ -14,47 +16,35 @@
 //! [`Shrinker`] are registrations undone on drop, and the `rkmem_rust_*`
 //! functions are the entry points C calls (debugfs, shrinker, the C API).
 
-use core::fmt;
 use core::ptr;
 use core::sync::atomic::{AtomicPtr, Ordering};
-use kernel::ffi::{c_char, c_int, c_uint, c_ulong, c_void};
+use kernel::ffi::{c_char, c_int, c_ulong};
 
 use kernel::bindings;
 use kernel::prelude::*;
 use kernel::sync::lock::{Backend, Lock};
 
-use crate::logic::bad_input::BadInput;
 use crate::logic::order::BLOCK_PAGES;
 use crate::logic::zonelist::ZoneType;
 use crate::Rkmem;
 
+mod c_api;
+mod debugfs;
 pub(crate) mod fault;
 pub(crate) mod memhotplug;
 pub(crate) mod mempool;
 pub(crate) mod pages;
 pub(crate) mod percpu;
+mod shrinker;
 pub(crate) mod slab;
+mod topology;
 
-#[repr(C)]
-#[derive(Default, Clone, Copy)]
-struct RawZoneInfo {
-    start_pfn: c_ulong,
-    spanned_pages: c_ulong,
-    present_pages: c_ulong,
-    managed_pages: c_ulong,
-}
+pub(crate) use c_api::*;
+pub(crate) use debugfs::*;
+pub(crate) use shrinker::*;
+pub(crate) use topology::*;
 
 extern "C" {
-    fn rkmem_host_max_order() -> c_uint;
-    fn rkmem_host_nr_node_ids() -> c_int;
-    fn rkmem_host_node_online(nid: c_int) -> bool;
-    fn rkmem_host_node_has_cpus(nid: c_int) -> bool;
-    fn rkmem_host_node_distance(a: c_int, b: c_int) -> c_int;
-    fn rkmem_host_zonelist_nodes(nid: c_int, out: *mut u16, max: c_int) -> c_int;
-    fn rkmem_host_zone_info(nid: c_int, kind: c_int, out: *mut RawZoneInfo) -> bool;
-    fn rkmem_host_node_start_pfn(nid: c_int) -> c_ulong;
-    fn rkmem_host_node_end_pfn(nid: c_int) -> c_ulong;
-    fn rkmem_host_node_cpulist(nid: c_int, buf: *mut c_char, len: usize) -> usize;
     fn rkmem_host_alloc_block(
         nid: c_int,
         kind: c_int,
@@ -67,7 +57,6 @@ extern "C" {
     fn rkmem_host_pfn_nid(pfn: c_ulong) -> c_int;
     fn rkmem_host_pfn_zone_kind(pfn: c_ulong) -> c_int;
     fn rkmem_host_atomic_begin();
-    fn rkmem_host_numa_node_id() -> c_int;
     fn rkmem_host_atomic_end();
     fn rkmem_host_nofail_wait(can_sleep: bool);
     fn rkmem_host_cond_resched();
@@ -79,116 +68,8 @@ extern "C" {
     );
     fn rkmem_host_spin_lock_irqsave(lock: *mut bindings::spinlock_t) -> c_ulong;
     fn rkmem_host_spin_unlock_irqrestore(lock: *mut bindings::spinlock_t, flags: c_ulong);
-    fn rkmem_host_debugfs_dir(name: *const c_char) -> *mut c_void;
-    fn rkmem_host_debugfs_subdir(parent: *mut c_void, name: *const c_char) -> *mut c_void;
     fn rkmem_host_slub_debug() -> *const c_char;
     fn rkmem_host_random_u64() -> u64;
-    fn rkmem_host_debugfs_file(dir: *mut c_void, name: *const c_char, mode: u16, id: c_ulong);
-    fn rkmem_host_debugfs_remove(dir: *mut c_void);
-    fn rkmem_host_seq_write(m: *mut c_void, s: *const c_char, len: usize);
-    fn rkmem_host_shrinker_register() -> *mut c_void;
-    fn rkmem_host_shrinker_unregister(s: *mut c_void);
-    fn rkmem_host_bad_input_ratelimit(kind: c_uint) -> bool;
-    fn rkmem_host_dump_stack();
-    fn rkmem_host_warn_bad_alloc(
-        what: *const c_char,
-        what_len: c_int,
-        counter: *const c_char,
-        counter_len: c_int,
-        nid: c_int,
-        gfp: bindings::gfp_t,
-        order: c_uint,
-    );
-}
-
-// ---- topology ----
-
-/// The host's `MAX_PAGE_ORDER` (the C glue asserts it equals ours).
-pub(crate) fn max_order() -> u32 {
-    // SAFETY: reads a compile-time constant.
-    unsafe { rkmem_host_max_order() }
-}
-
-/// `nr_node_ids`: node ids are below it.
-pub(crate) fn nr_node_ids() -> usize {
-    // SAFETY: reads a variable fixed at boot.
-    unsafe { rkmem_host_nr_node_ids() as usize }
-}
-
-/// Whether `node` is online.
-pub(crate) fn node_online(node: usize) -> bool {
-    // SAFETY: `node_online` accepts any id below `nr_node_ids` (callers loop below it).
-    node < nr_node_ids() && unsafe { rkmem_host_node_online(node as c_int) }
-}
-
-/// Whether `node` has CPUs (`cpumask_of_node`), for the zonelist order.
-pub(crate) fn node_has_cpus(node: usize) -> bool {
-    // SAFETY: `cpumask_of_node` accepts any id below `nr_node_ids`.
-    node < nr_node_ids() && unsafe { rkmem_host_node_has_cpus(node as c_int) }
-}
-
-/// The nodes of the host's own fallback zonelist of `node`, in order, into
-/// `out`; returns how many (0 for an id that is not a possible node).
-pub(crate) fn zonelist_nodes(node: usize, out: &mut [u16]) -> usize {
-    let (Ok(nid), Ok(max)) = (c_int::try_from(node), c_int::try_from(out.len())) else {
-        return 0;
-    };
-    // SAFETY: `out` is valid for `max` writes of a `u16`; the glue checks
-    // `nid` (possible, below `nr_node_ids`) and writes at most `max`.
-    let n = unsafe { rkmem_host_zonelist_nodes(nid, out.as_mut_ptr(), max) };
-    usize::try_from(n).unwrap_or(0).min(out.len())
-}
-
-/// `node_distance(a, b)` (the ACPI SLIT).
-pub(crate) fn node_distance(a: usize, b: usize) -> u8 {
-    // SAFETY: a pure lookup for any node id (ids past the SLIT get the
-    // default local or remote distance, see `__node_distance`).
-    unsafe { rkmem_host_node_distance(a as c_int, b as c_int) as u8 }
-}
-
-/// A populated zone of an online node, as the host sees it.
-#[derive(Clone, Copy, Default)]
-pub(crate) struct ZoneInfo {
-    /// First pfn.
-    pub(crate) start_pfn: u64,
-    /// Pages spanned, holes included.
-    pub(crate) spanned_pages: u64,
-    /// Pages present.
-    pub(crate) present_pages: u64,
-    /// Pages the host buddy allocator manages.
-    pub(crate) managed_pages: u64,
-}
-
-/// The host's view of (`node`, `zone`), or `None` if not populated.
-pub(crate) fn zone_info(node: usize, zone: ZoneType) -> Option<ZoneInfo> {
-    let mut raw = RawZoneInfo::default();
-    // SAFETY: `raw` is a valid out pointer; the glue checks node and zone.
-    let ok = unsafe { rkmem_host_zone_info(node as c_int, zone as c_int, &mut raw) };
-    ok.then_some(ZoneInfo {
-        start_pfn: raw.start_pfn as u64,
-        spanned_pages: raw.spanned_pages as u64,
-        present_pages: raw.present_pages as u64,
-        managed_pages: raw.managed_pages as u64,
-    })
-}
-
-/// `[start, end)` pfns of an online node.
-pub(crate) fn node_pfn_range(node: usize) -> (u64, u64) {
-    // SAFETY: reads the node's pgdat, which exists while the node is online.
-    unsafe {
-        (
-            rkmem_host_node_start_pfn(node as c_int) as u64,
-            rkmem_host_node_end_pfn(node as c_int) as u64,
-        )
-    }
-}
-
-/// Writes the node's CPU list ("0-1") to `out`.
-pub(crate) fn write_node_cpulist(node: usize, out: &mut impl fmt::Write) -> fmt::Result {
-    let mut buf = [0u8; 64];
-    // SAFETY: `buf` is valid for `buf.len()` bytes; scnprintf writes at most that.
-    let len = unsafe { rkmem_host_node_cpulist(node as c_int, buf.as_mut_ptr().cast(), buf.len()) };
-    out.write_str(core::str::from_utf8(&buf[..len.min(buf.len())]).unwrap_or("?"))
 }
 
 // ---- pages ----
@@ -446,151 +327,6 @@ pub(super) fn published() -> Option<&'static Rkmem> {
     (!p.is_null()).then(|| unsafe { &*p })
 }
 
-// ---- debugfs ----
-
-/// A debugfs directory, removed with everything in it on drop.
-pub(crate) struct DebugfsDir {
-    dentry: *mut c_void,
-}
-
-// SAFETY: debugfs dentries may be used and removed from any thread.
-unsafe impl Send for DebugfsDir {}
-// SAFETY: the handle has no interior mutability.
-unsafe impl Sync for DebugfsDir {}
-
-impl DebugfsDir {
-    /// Creates `/sys/kernel/debug/<name>`.
-    pub(crate) fn new(name: &CStr) -> Self {
-        // SAFETY: `name` is NUL-terminated and outlives the call.
-        DebugfsDir {
-            dentry: unsafe { rkmem_host_debugfs_dir(name.as_char_ptr()) },
-        }
-    }
-
-    /// Creates `<name>` inside this directory (removed with it too: drop
-    /// the child first).
-    pub(crate) fn subdir(&self, name: &CStr) -> Self {
-        // SAFETY: `self.dentry` is our directory (or an error pointer, which
-        // debugfs accepts); `name` outlives the call.
-        DebugfsDir {
-            dentry: unsafe { rkmem_host_debugfs_subdir(self.dentry, name.as_char_ptr()) },
-        }
-    }
-
-    /// Adds a file whose reads call [`Rkmem::show`] and writes
-    /// [`Rkmem::write`] with `id`.
-    pub(crate) fn file(&self, name: &CStr, mode: u16, id: usize) {
-        // SAFETY: `self.dentry` is our directory (or an error pointer, which
-        // debugfs accepts and ignores); `name` outlives the call.
-        unsafe { rkmem_host_debugfs_file(self.dentry, name.as_char_ptr(), mode, id as c_ulong) }
-    }
-}
-
-impl Drop for DebugfsDir {
-    fn drop(&mut self) {
-        // SAFETY: removes what `new` created; waits for open files' callbacks.
-        unsafe { rkmem_host_debugfs_remove(self.dentry) }
-    }
-}
-
-/// A `seq_file` being filled by a debugfs read.
-pub(crate) struct SeqFile {
-    m: *mut c_void,
-}
-
-impl fmt::Write for SeqFile {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        // SAFETY: `m` is the seq_file of the running `show` callback.
-        unsafe { rkmem_host_seq_write(self.m, s.as_ptr().cast(), s.len()) };
-        Ok(())
-    }
-}
-
-/// debugfs read of file `id`.
-#[no_mangle]
-pub(crate) extern "C" fn rkmem_rust_show(m: *mut c_void, id: c_ulong) -> c_int {
-    let Some(state) = published() else {
-        return -(bindings::ENODEV as c_int);
-    };
-    let mut seq = SeqFile { m };
-    match state.show(id as usize, &mut seq) {
-        Ok(()) => 0,
-        Err(e) => e.to_errno(),
-    }
-}
-
-/// debugfs write of file `id`: `buf` holds `len` bytes plus a NUL.
-#[no_mangle]
-pub(crate) extern "C" fn rkmem_rust_write(id: c_ulong, buf: *const c_char, len: usize) -> c_int {
-    let Some(state) = published() else {
-        return -(bindings::ENODEV as c_int);
-    };
-    // SAFETY: the glue passes a kernel copy of the user's `len` bytes.
-    let bytes = unsafe { core::slice::from_raw_parts(buf.cast::<u8>(), len) };
-    let Ok(text) = core::str::from_utf8(bytes) else {
-        return -(bindings::EINVAL as c_int);
-    };
-    match state.write(id as usize, text) {
-        Ok(()) => 0,
-        Err(e) => e.to_errno(),
-    }
-}
-
-// ---- shrinker ----
-
-/// rkmem's registration with the host's shrinker (memory pressure).
-pub(crate) struct Shrinker {
-    shrinker: *mut c_void,
-}
-
-// SAFETY: a registered shrinker may be freed from any thread.
-unsafe impl Send for Shrinker {}
-// SAFETY: the handle has no interior mutability.
-unsafe impl Sync for Shrinker {}
-
-impl Shrinker {
-    /// Registers the NUMA-aware shrinker "rkmem"; its callbacks call
-    /// [`Rkmem::shrink_count`] and [`Rkmem::shrink_scan`].
-    pub(crate) fn register() -> Result<Self> {
-        // SAFETY: plain registration; callbacks only reach published state.
-        let shrinker = unsafe { rkmem_host_shrinker_register() };
-        if shrinker.is_null() {
-            return Err(ENOMEM);
-        }
-        Ok(Shrinker { shrinker })
-    }
-}
-
-impl Drop for Shrinker {
-    fn drop(&mut self) {
-        // SAFETY: ours; `shrinker_free` waits for running callbacks.
-        unsafe { rkmem_host_shrinker_unregister(self.shrinker) }
-    }
-}
-
-/// Shrinker count: pages rkmem could give back on `nid` now.
-#[no_mangle]
-pub(crate) extern "C" fn rkmem_rust_shrink_count(nid: c_int) -> c_ulong {
-    // Empty slabs count too: a scan gives them back first.
-    let slab_pages = slab::slabs().map_or(0, |s| s.reclaimable_pages());
-    published().map_or(0, |s| {
-        (s.shrink_count(nid as usize) + slab_pages) as c_ulong
-    })
-}
-
-/// Shrinker scan: give back up to `nr` pages on `nid`; returns pages freed.
-#[no_mangle]
-pub(crate) extern "C" fn rkmem_rust_shrink_scan(nid: c_int, nr: c_ulong) -> c_ulong {
-    let Some(rk) = published() else {
-        return 0;
-    };
-    // Top down: empty slabs back to the buddy, then whole blocks back.
-    if let Some(slabs) = slab::slabs() {
-        slabs.shrink_all(rk, false);
-    }
-    rk.shrink_scan(nid as usize, nr as usize) as c_ulong
-}
-
 /// The `slub_debug=` module parameter, if given.
 pub(crate) fn slub_debug_param() -> Option<&'static CStr> {
     // SAFETY: a module parameter: NULL or a NUL-terminated string that
@@ -604,135 +340,4 @@ pub(crate) fn slub_debug_param() -> Option<&'static CStr> {
 pub(crate) fn random_u64() -> u64 {
     // SAFETY: a plain call.
     unsafe { rkmem_host_random_u64() }
-}
-
-/// The node of the running CPU.
-pub(crate) fn numa_node_id() -> usize {
-    // SAFETY: a plain read; the answer may be stale once preempted, which
-    // only affects placement.
-    unsafe { rkmem_host_numa_node_id() as usize }
-}
-
-// ---- the C API ----
-
-// `enum rkmem_alloc_flags` of host_glue.h (the slab and mempool layers'
-// entry points decode the same bits).
-pub(crate) const ALLOC_THISNODE: c_uint = 1;
-pub(crate) const ALLOC_CAN_SLEEP: c_uint = 2;
-pub(crate) const ALLOC_ZERO: c_uint = 4;
-const ALLOC_COMP: c_uint = 8;
-pub(crate) const ALLOC_NOFAIL: c_uint = 16;
-pub(crate) const ALLOC_INIT: c_uint = 32;
-
-/// A page request from the C API's decoded gfp (`None`: no such zone).
-pub(crate) fn alloc_request(
-    node: usize,
-    highest_kind: c_int,
-    gfp: bindings::gfp_t,
-    flags: c_uint,
-    order: u32,
-) -> Option<crate::AllocRequest> {
-    let zone = usize::try_from(highest_kind)
-        .ok()
-        .and_then(ZoneType::from_index)?;
-    Some(crate::AllocRequest {
-        placement: crate::logic::zonelist::Placement {
-            node,
-            highest_zone: zone,
-            this_node: flags & ALLOC_THISNODE != 0,
-        },
-        order,
-        gfp,
-        can_sleep: flags & ALLOC_CAN_SLEEP != 0,
-        zero: flags & (ALLOC_ZERO | ALLOC_INIT) != 0,
-        comp: flags & ALLOC_COMP != 0,
-        nofail: flags & ALLOC_NOFAIL != 0,
-    })
-}
-
-/// Backs `rkmem_alloc_pages()`: 0 and `*pfn` set, or a negative errno.
-/// `flags` are the `RKMEM_ALLOC_*` bits the glue decoded from `gfp`.
-#[no_mangle]
-pub(crate) extern "C" fn rkmem_rust_alloc(
-    nid: c_int,
-    highest_kind: c_int,
-    gfp: bindings::gfp_t,
-    flags: c_uint,
-    order: c_uint,
-    pfn: *mut c_ulong,
-) -> c_int {
-    let Some(state) = published() else {
-        return -(bindings::ENODEV as c_int);
-    };
-    let Some(request) = usize::try_from(nid)
-        .ok()
-        .and_then(|node| alloc_request(node, highest_kind, gfp, flags, order))
-    else {
-        return -(bindings::EINVAL as c_int);
-    };
-    match state.alloc_pages_client(&request) {
-        Ok(got) => {
-            // SAFETY: the glue passes a valid out pointer.
-            unsafe { *pfn = got as c_ulong };
-            0
-        }
-        Err(e) => e.to_errno(),
-    }
-}
-
-/// The interval of the bad-input warnings' rate limit (host_glue.c).
-pub(crate) const BAD_INPUT_INTERVAL_SECS: u32 = 5;
-
-/// Whether a warning about bad input of `kind` may be printed now: one per
-/// kind per [`BAD_INPUT_INTERVAL_SECS`] (`__ratelimit`).
-pub(crate) fn bad_input_ratelimit(kind: BadInput) -> bool {
-    // SAFETY: the glue checks the index against its table.
-    unsafe { rkmem_host_bad_input_ratelimit(kind as c_uint) }
-}
-
-/// `dump_stack()`: the stack trace of a report.
-pub(crate) fn dump_stack() {
-    // SAFETY: a plain call, any context.
-    unsafe { rkmem_host_dump_stack() }
-}
-
-/// The warning of a refused allocation, in the host's `warn_alloc` words
-/// (`mode:%#x(%pGg)`), with a stack trace.
-pub(crate) fn warn_bad_alloc(kind: BadInput, nid: i32, gfp: u32, order: u32) {
-    let (what, counter) = (kind.what(), kind.counter());
-    // SAFETY: both strings are valid for their lengths, printed with "%.*s".
-    unsafe {
-        rkmem_host_warn_bad_alloc(
-            what.as_ptr().cast(),
-            what.len() as c_int,
-            counter.as_ptr().cast(),
-            counter.len() as c_int,
-            nid,
-            gfp,
-            order,
-        )
-    }
-}
-
-/// Backs the C API's refusals of bad allocation input (`kind`: a
-/// [`BadInput`] number the glue passes).
-#[no_mangle]
-pub(crate) extern "C" fn rkmem_rust_bad_alloc(
-    kind: c_int,
-    nid: c_int,
-    gfp: bindings::gfp_t,
-    order: c_uint,
-) {
-    let kind = usize::try_from(kind).ok().and_then(BadInput::from_index);
-    if let (Some(state), Some(kind)) = (published(), kind) {
-        state.refused_alloc(kind, nid, gfp, order);
-    }
-}
-
-/// Backs `rkmem_free_pages()`.
-#[no_mangle]
-pub(crate) extern "C" fn rkmem_rust_free(pfn: c_ulong, order: c_uint) {
-    if let Some(state) = published() {
-        state.free_pages(pfn as u64, order);
-    }
 }
