@@ -207,7 +207,7 @@ accounted() {
         sleep 5
     done
     echo "# host per-CPU lists: $PCP_BEFORE kB at the start, $(pcp_kb) kB at the end (counted as free)"
-    echo "# stress: ${SECS} s, $OPS operations, $FAILURES failures (expected: $INJECTED injected), $CORRUPT corruptions, $SPLATS splats, blocks took $took returned $returned kept $kept, host free memory $lost kB below the start (host used $used kB meanwhile), kmemleak $leaks"
+    echo "# stress: ${SECS} s, $OPS operations, $FAILURES failures (expected: $INJECTED injected), $CORRUPT corruptions, $SPLATS splats, blocks took $took returned $returned kept $kept, host free memory $( [ $lost -ge 0 ] && echo "$lost kB below" || echo "$((-lost)) kB above") the start (host used $used kB meanwhile), kmemleak $leaks"
     insmod "$RKMEM_KO" || return 1
     [ -n "$line" ] && [ "$took" = "$returned" ] && [ "$kept" = 0 ] && [ "$leaks" = 0 ] &&
     [ $lost -le $((used + 16384)) ]
