@@ -702,6 +702,33 @@ pub const fn cpu_partial_slabs(cpu_partial: u32, objects_per_slab: usize) -> u32
     (cpu_partial as usize * 2).div_ceil(objects_per_slab) as u32
 }
 
+/// What a free that took a full slab for its CPU does with the CPU's
+/// partial list (`put_cpu_partial()` with `drain`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CpuPartialPut {
+    /// Onto the list; it has room.
+    Push,
+    /// The list already holds its `cpu_partial_slabs`: those go to their
+    /// nodes first, and the new slab starts the list again (it is the one
+    /// whose objects are being freed now, so it stays with the CPU).
+    DrainThenPush,
+    /// `cpu_partial_slabs` is 0: the slab goes to its node at once.
+    PushThenDrain,
+}
+
+/// [`CpuPartialPut`] for a list of `len` slabs and a limit of `max` slabs
+/// (`slub_get_cpu_partial()`). As SLUB: the list is drained when it is
+/// already full, before the slab joins it, never with the slab.
+pub const fn cpu_partial_put(len: usize, max: u32) -> CpuPartialPut {
+    if max == 0 {
+        CpuPartialPut::PushThenDrain
+    } else if len >= max as usize {
+        CpuPartialPut::DrainThenPush
+    } else {
+        CpuPartialPut::Push
+    }
+}
+
 /// What to do with a slab whose last object was just freed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EmptySlab {

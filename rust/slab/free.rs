@@ -166,11 +166,19 @@ impl Cache {
                         // Ours now (`CpuPartial`, on no list yet): onto
                         // whichever CPU we run on.
                         let took = self.cpu.local(|_, c, st| {
+                            let max = self.cpu_partial_slabs.load(Ordering::Relaxed);
+                            // As `put_cpu_partial`: a full list goes to
+                            // the nodes before this slab joins it (its
+                            // other objects are likely being freed here
+                            // now: it stays, and they stay lock-free).
+                            let put = cpu_partial_put(c.partial.len(), max);
+                            if put == CpuPartialPut::DrainThenPush {
+                                st.inc(Stat::CpuPartialDrain);
+                                self.drain_partial(rk, c, st);
+                            }
                             c.partial.push_front(at.slab);
                             st.inc(Stat::CpuPartialFree);
-                            if c.partial.len()
-                                > self.cpu_partial_slabs.load(Ordering::Relaxed) as usize
-                            {
+                            if put == CpuPartialPut::PushThenDrain {
                                 st.inc(Stat::CpuPartialDrain);
                                 self.drain_partial(rk, c, st);
                             }

@@ -384,6 +384,38 @@ fn partial_defaults() {
     assert_eq!(cpu_partial_slabs(1, 0), 0);
 }
 
+/// `put_cpu_partial()`: a full list is drained before the new slab joins
+/// it, so the slab being freed into stays with the CPU and the list never
+/// holds more than `cpu_partial_slabs`.
+#[test]
+fn cpu_partial_put_drains_before_the_new_slab() {
+    assert_eq!(cpu_partial_put(0, 4), CpuPartialPut::Push);
+    assert_eq!(cpu_partial_put(3, 4), CpuPartialPut::Push);
+    // The list holds 4: those go, the fifth stays (not all five).
+    assert_eq!(cpu_partial_put(4, 4), CpuPartialPut::DrainThenPush);
+    assert_eq!(cpu_partial_put(9, 4), CpuPartialPut::DrainThenPush);
+    assert_eq!(cpu_partial_put(0, 0), CpuPartialPut::PushThenDrain);
+    for max in 0..10u32 {
+        let mut list: Vec<u32> = Vec::new();
+        for slab in 0..100u32 {
+            match cpu_partial_put(list.len(), max) {
+                CpuPartialPut::Push => list.push(slab),
+                CpuPartialPut::DrainThenPush => {
+                    list.clear();
+                    list.push(slab);
+                }
+                CpuPartialPut::PushThenDrain => list.clear(),
+            }
+            assert!(
+                list.len() <= max as usize,
+                "max {max}: {} slabs",
+                list.len()
+            );
+            assert_eq!(list.last().copied(), (max > 0).then_some(slab));
+        }
+    }
+}
+
 /// Slabs allocated full, freed one object at a time, taken back from
 /// the partial list: the policy's count matches the slabs on the list,
 /// and empty slabs kept never exceed `min_partial`.
