@@ -53,10 +53,11 @@ use crate::host::slab::{
 use crate::host::IrqSpinLock;
 use crate::logic::order::{order_for_bytes, BLOCK_PAGES};
 use crate::logic::slab::{
-    class_align, class_size, cpu_partial_objects, cpu_partial_put, cpu_partial_slabs, decode,
-    encode, index_by_reciprocal, kmalloc_class, min_partial, objects_per_slab, reciprocal,
-    unfreeze_place, Corrupt, CpuPartialPut, FreeSlots, FreeTransition, NodePartial, ObjectLayout,
-    Place, SlabFlags, SlabFreelist, SlabState, KMALLOC_CLASSES, TRACK_SIZE,
+    class_align, class_size, cpu_partial_objects, cpu_partial_put, cpu_partial_refill,
+    cpu_partial_slabs, decode, encode, index_by_reciprocal, kmalloc_class, min_partial,
+    objects_per_slab, reciprocal, unfreeze_place, Corrupt, CpuPartialPut, FreeSlots,
+    FreeTransition, NodePartial, ObjectLayout, Place, SlabFlags, SlabFreelist, SlabState,
+    KMALLOC_CLASSES, TRACK_SIZE,
 };
 use crate::logic::zonelist::{Placement, ZoneType};
 use crate::{AllocRequest, Rkmem};
@@ -130,7 +131,8 @@ pub(crate) struct CpuSlab {
     mem: SlabMem,
     /// The active slab's node.
     node: u32,
-    /// Partial slabs this CPU took (frees into full slabs).
+    /// Partial slabs this CPU took (frees into full slabs, and slabs
+    /// taken from a node's list along with a new active slab).
     partial: SlabList,
 }
 

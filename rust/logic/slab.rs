@@ -729,6 +729,23 @@ pub const fn cpu_partial_put(len: usize, max: u32) -> CpuPartialPut {
     }
 }
 
+/// Slabs a CPU takes from a node's partial list onto its own partial list
+/// besides the one it makes its active slab (`get_partial_node()`: up to
+/// `cpu_partial_slabs / 2 + 1`, none when it is 0), its list holding
+/// `len` slabs; never beyond `max`.
+pub const fn cpu_partial_refill(max: u32, len: usize) -> usize {
+    if max == 0 {
+        return 0;
+    }
+    let want = max as usize / 2 + 1;
+    let room = (max as usize).saturating_sub(len);
+    if want < room {
+        want
+    } else {
+        room
+    }
+}
+
 /// What to do with a slab whose last object was just freed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EmptySlab {

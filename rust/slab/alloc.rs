@@ -250,7 +250,25 @@ impl Cache {
                 if slab.is_some() {
                     l.counts.remove();
                 }
-                slab.map(|slab| (slab, self.take_slab(slab)))
+                let taken = slab.map(|slab| (slab, self.take_slab(slab)));
+                if matches!(taken, Some((_, Some(_)))) {
+                    // As `get_partial_node`: a few more for this CPU's
+                    // partial list in the same hold.
+                    let max = self.cpu_partial_slabs.load(Ordering::Relaxed);
+                    for _ in 0..cpu_partial_refill(max, c.partial.len()) {
+                        let Some(more) = l.partial.first() else {
+                            break;
+                        };
+                        if !self.freeze_partial(more) {
+                            break;
+                        }
+                        l.partial.remove(more);
+                        l.counts.remove();
+                        c.partial.push_front(more);
+                        st.inc(Stat::CpuPartialNode);
+                    }
+                }
+                taken
             };
             if let Some((slab, head)) = taken {
                 if let Some(head) = head {
@@ -284,6 +302,27 @@ impl Cache {
             };
             match word.compare_exchange(old, new.pack(), Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => return head.map(Some),
+                Err(now) => old = now,
+            }
+        }
+    }
+
+    /// A slab on a node's partial list (whose lock the caller holds) goes
+    /// to `CpuPartial`, for the caller's CPU partial list; false (and the
+    /// slab is left as it was) if its state is not a node slab's.
+    fn freeze_partial(&self, slab: SlabPage) -> bool {
+        let word = slab.state();
+        let mut old = word.load(Ordering::Acquire);
+        loop {
+            let Some(s) = SlabState::unpack(old).filter(|s| s.place == Place::Node) else {
+                return false;
+            };
+            let new = SlabState {
+                place: Place::CpuPartial,
+                ..s
+            };
+            match word.compare_exchange(old, new.pack(), Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return true,
                 Err(now) => old = now,
             }
         }

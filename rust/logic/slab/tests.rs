@@ -416,6 +416,25 @@ fn cpu_partial_put_drains_before_the_new_slab() {
     }
 }
 
+/// `get_partial_node()`: up to `cpu_partial_slabs / 2 + 1` slabs besides
+/// the active one, none without a CPU partial list, never past the limit.
+#[test]
+fn cpu_partial_refill_as_get_partial_node() {
+    assert_eq!(cpu_partial_refill(0, 0), 0);
+    assert_eq!(cpu_partial_refill(1, 0), 1);
+    assert_eq!(cpu_partial_refill(4, 0), 3);
+    assert_eq!(cpu_partial_refill(7, 0), 4);
+    assert_eq!(cpu_partial_refill(4, 3), 1);
+    assert_eq!(cpu_partial_refill(4, 9), 0);
+    for max in 0..40u32 {
+        for len in 0..50usize {
+            let n = cpu_partial_refill(max, len);
+            assert!(n + len <= (max as usize).max(len));
+            assert!(n <= max as usize / 2 + 1);
+        }
+    }
+}
+
 /// Slabs allocated full, freed one object at a time, taken back from
 /// the partial list: the policy's count matches the slabs on the list,
 /// and empty slabs kept never exceed `min_partial`.
