@@ -35,25 +35,28 @@ const fn ceil_log2(n: usize) -> u32 {
     usize::BITS - (n - 1).leading_zeros()
 }
 
-/// Index of the smallest class holding `size` bytes (`kmalloc_index()`).
+/// Class of the sizes up to 192 bytes by `(size - 1) / 8` (the host's
+/// `kmalloc_size_index[]`): one load instead of a chain of compares.
+const SMALL_CLASS: [u8; 24] = [
+    0, 1, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6,
+];
+
+/// Index of the smallest class holding `size` bytes (`kmalloc_index()`;
+/// up to 192 bytes by table, as the host's `kmalloc_slab()`).
 ///
 /// `None` for sizes above [`KMALLOC_MAX_SIZE`] (served by pages) and for 0:
 /// the host returns `ZERO_SIZE_PTR` for a zero-sized kmalloc, a pointer that
 /// faults when used and that kfree accepts; the caller does the same (or
 /// returns NULL), no class is involved.
+#[inline]
 pub const fn kmalloc_class(size: usize) -> Option<usize> {
-    Some(match size {
-        0 => return None,
-        1..=8 => 0,
-        9..=16 => 1,
-        17..=32 => 2,
-        33..=64 => 3,
-        65..=96 => 4,
-        97..=128 => 5,
-        129..=192 => 6,
-        193..=KMALLOC_MAX_SIZE => 7 + (ceil_log2(size) - 8) as usize,
-        _ => return None,
-    })
+    if size == 0 || size > KMALLOC_MAX_SIZE {
+        return None;
+    }
+    if size <= 192 {
+        return Some(SMALL_CLASS[(size - 1) / 8] as usize);
+    }
+    Some(7 + (ceil_log2(size) - 8) as usize)
 }
 
 /// Object size of class `index` (`None` past the last class).

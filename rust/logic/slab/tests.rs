@@ -20,7 +20,10 @@ fn kmalloc_classes_are_smallest_fit() {
     assert_eq!(class_size(KMALLOC_CLASSES), None);
     assert_eq!(kmalloc_class(96), Some(4));
     assert_eq!(kmalloc_class(97), Some(5));
+    assert_eq!(kmalloc_class(192), Some(6));
     assert_eq!(kmalloc_class(193), Some(7));
+    assert_eq!(kmalloc_class(1024), Some(9));
+    assert_eq!(kmalloc_class(1025), Some(10));
 }
 
 #[test]
