@@ -125,7 +125,8 @@ impl Cache {
         let slot = off + self.layout.offset;
         let slot_addr = (at.mem.addr() + slot) as u64;
         let word = at.slab.state();
-        let mut old = word.load(Ordering::Acquire);
+        // As `locate` read it: the compare-and-swap below checks it.
+        let mut old = at.state;
         // Zeroed only once it is known not to be the slab's first free
         // object freed again (whose free pointer zeroing would wipe).
         if self.init_on_free && SlabState::unpack(old).is_some_and(|s| s.free(at.idx, true).is_ok())

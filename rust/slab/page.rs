@@ -30,6 +30,9 @@ pub(super) struct Located {
     pub(super) mem: SlabMem,
     pub(super) node: usize,
     pub(super) idx: u16,
+    /// The slab's state word as `locate` read it (a first guess for a
+    /// compare-and-swap).
+    pub(super) state: u64,
 }
 
 /// The head page of the chunk holding `obj` and its owner word, if rkmem
@@ -149,35 +152,22 @@ impl Cache {
     }
 
     /// Finds the slab of `obj` from its address alone; reports and `None`
-    /// if it is not an object of this cache.
+    /// if it is not an object of this cache. Inlined into the free slow
+    /// path (the reports stay out of line).
+    #[inline(always)]
     pub(super) fn locate(&self, rk: &Rkmem, obj: usize) -> Option<Located> {
         let Some((slab, owner)) = slab_page_of(rk, obj) else {
-            self.report(Report::NotOwned, None, format_args!("object {:#x}", obj));
+            self.report_located(Report::NotOwned, obj);
             return None;
         };
-        let state = SlabState::unpack(slab.state().load(Ordering::Acquire));
-        let Some((id, node)) = owner_of(owner).filter(|_| state.is_some()) else {
-            self.report(Report::NotSlab, None, format_args!("object {:#x}", obj));
+        let state = slab.state().load(Ordering::Acquire);
+        let Some((id, node)) = owner_of(owner).filter(|_| SlabState::unpack(state).is_some())
+        else {
+            self.report_located(Report::NotSlab, obj);
             return None;
         };
         if id != self.id {
-            // The other cache may be destroyed meanwhile: read its name
-            // inside an RCU section.
-            let rcu = RcuRead::lock();
-            let other = rk_slabs().and_then(|s| s.caches.get(id));
-            let mut name = [0u8; 32];
-            let n = other.map_or(0, |c| {
-                let b = c.name.as_bytes();
-                let n = b.len().min(31);
-                name[..n].copy_from_slice(&b[..n]);
-                n
-            });
-            drop(rcu);
-            self.report(
-                Report::WrongCache,
-                None,
-                format_args!("object {:#x} is from {}", obj, BStrDisplay(&name[..n])),
-            );
+            self.report_wrong_cache(id, obj);
             return None;
         }
         let mem = slab.mem(self.order);
@@ -188,16 +178,55 @@ impl Cache {
                 mem,
                 node,
                 idx,
+                state,
             }),
             Err(_) => {
-                self.report(
-                    Report::InvalidPointer,
-                    Some((mem, off)),
-                    format_args!("object {:#x} @offset={} is no object start", obj, off),
-                );
+                self.report_invalid_pointer(mem, obj, off);
                 None
             }
         }
+    }
+
+    /// [`Cache::locate`]'s report of an address that is no slab's.
+    #[cold]
+    #[inline(never)]
+    fn report_located(&self, kind: Report, obj: usize) {
+        self.report(kind, None, format_args!("object {:#x}", obj));
+    }
+
+    /// [`Cache::locate`]'s report of an object of cache `id`.
+    #[cold]
+    #[inline(never)]
+    fn report_wrong_cache(&self, id: usize, obj: usize) {
+        // The other cache may be destroyed meanwhile: read its name
+        // inside an RCU section.
+        let rcu = RcuRead::lock();
+        let other = rk_slabs().and_then(|s| s.caches.get(id));
+        let mut name = [0u8; 32];
+        let n = other.map_or(0, |c| {
+            let b = c.name.as_bytes();
+            let n = b.len().min(31);
+            name[..n].copy_from_slice(&b[..n]);
+            n
+        });
+        drop(rcu);
+        self.report(
+            Report::WrongCache,
+            None,
+            format_args!("object {:#x} is from {}", obj, BStrDisplay(&name[..n])),
+        );
+    }
+
+    /// [`Cache::locate`]'s report of an address inside a slab of this
+    /// cache that is no object start.
+    #[cold]
+    #[inline(never)]
+    fn report_invalid_pointer(&self, mem: SlabMem, obj: usize, off: usize) {
+        self.report(
+            Report::InvalidPointer,
+            Some((mem, off)),
+            format_args!("object {:#x} @offset={} is no object start", obj, off),
+        );
     }
 
     /// The object starting at byte `off` of a slab (no divide).
