@@ -141,9 +141,9 @@ impl Cache {
                 }
             }
         };
-        if let Some(st) = st {
-            st.inc(Stat::CpuPartialNode);
-        }
+        // Not `cpu_partial_node`: that counts slabs a refill takes from a
+        // node for a CPU (SLUB's `CPU_PARTIAL_NODE`); a drain back is
+        // `cpu_partial_drain`.
         if discard {
             self.discard(rk, slab, st);
         }
