@@ -174,7 +174,6 @@ pub(crate) fn slabs() -> Option<&'static crate::slab::Slabs> {
 
 // ------------------------------------------------------ C API entry points
 
-use crate::logic::zonelist::ZoneType;
 use crate::slab::{Cache, ObjReq};
 use kernel::ffi::c_uint;
 
@@ -367,26 +366,10 @@ pub(crate) extern "C" fn rkmem_rust_kmalloc(
     nid: c_int,
     caller: c_ulong,
 ) -> *mut c_void {
-    let Some(slabs) = slabs() else {
+    let (Some(rk), Some(slabs)) = (super::published(), slabs()) else {
         return core::ptr::null_mut();
     };
-    // The class's fast path first, as `rkmem_rust_cache_alloc`: nothing
-    // else decoded until it fails.
-    let cache = slabs.kmalloc_cache(size);
-    if let Some(c) = cache.filter(|_| highest_kind >= ZoneType::Normal as c_int) {
-        let zero = c.zero_for(flags & ALLOC_ZERO != 0, flags & ALLOC_INIT != 0);
-        if let Some(o) = c.alloc_fast(usize::try_from(nid).ok(), zero) {
-            return o as *mut c_void;
-        }
-    }
-    let Some(rk) = super::published() else {
-        return core::ptr::null_mut();
-    };
-    let req = obj_req(gfp, flags, nid, caller);
-    let got = match cache {
-        Some(c) if highest_kind >= ZoneType::Normal as c_int => c.alloc_slow(rk, &req),
-        _ => slabs.kmalloc(rk, size, highest_kind, &req),
-    };
+    let got = slabs.kmalloc(rk, size, highest_kind, &obj_req(gfp, flags, nid, caller));
     got.map_or(core::ptr::null_mut(), |o| o as *mut c_void)
 }
 
