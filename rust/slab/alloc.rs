@@ -311,21 +311,18 @@ impl Cache {
     /// to `CpuPartial`, for the caller's CPU partial list; false (and the
     /// slab is left as it was) if its state is not a node slab's.
     fn freeze_partial(&self, slab: SlabPage) -> bool {
-        let word = slab.state();
-        let mut old = word.load(Ordering::Acquire);
-        loop {
-            let Some(s) = SlabState::unpack(old).filter(|s| s.place == Place::Node) else {
-                return false;
-            };
-            let new = SlabState {
-                place: Place::CpuPartial,
-                ..s
-            };
-            match word.compare_exchange(old, new.pack(), Ordering::AcqRel, Ordering::Acquire) {
-                Ok(_) => return true,
-                Err(now) => old = now,
-            }
-        }
+        slab.state()
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |old| {
+                let s = SlabState::unpack(old).filter(|s| s.place == Place::Node)?;
+                Some(
+                    SlabState {
+                        place: Place::CpuPartial,
+                        ..s
+                    }
+                    .pack(),
+                )
+            })
+            .is_ok()
     }
 
     /// Makes `slab` this CPU's active slab with list `head` (a new slab's
